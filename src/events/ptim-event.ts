@@ -1,0 +1,69 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * The one schema everything speaks (DESIGN.md §3). Pure data; no behaviour but the id.
+ */
+export type PtimState = 'connect' | 'disconnect' | 'rekey';
+
+export type PtimFlag =
+  | 'rekey-inferred'
+  | 'rekey-late'
+  | 'rekey-missing'
+  | 'expired'
+  | 'reconnected'
+  | 'superseded'
+  | 'orphan-disconnect'
+  | 'domain-missing'
+  | 'replayed';
+
+export const MISSING_DOMAIN = 'missing-domain-secureconnect';
+
+export interface PtimEvent {
+  id: string;
+  state: PtimState;
+  user: string;
+  domain: string;
+  ip: string;
+  ipv6?: string;
+  time: string;
+  device: string;
+  sender: string;
+  vpn?: string;
+  gateway?: string;
+  tunnelId?: string;
+  peer?: string;
+  reason?: string;
+  flags: PtimFlag[];
+  pattern: string;
+}
+
+/** What a matched line says, before the session table decides connect vs rekey. */
+export type LineState = 'up' | 'down';
+
+/**
+ * A normalized line: everything of the event except the state the session table derives,
+ * and the id, which depends on that state.
+ */
+export interface PtimCandidate extends Omit<PtimEvent, 'id' | 'state'> {
+  line: LineState;
+}
+
+/**
+ * Deterministic idempotency key: the same device, tunnel, state and time always give the same id,
+ * so a replayed line or a retried batch is recognisable as a duplicate at JIMS.
+ */
+export function eventId(e: Pick<PtimEvent, 'device' | 'ip' | 'tunnelId' | 'user' | 'state' | 'time'>): string {
+  const h = createHash('sha256');
+  h.update([e.device, e.ip, e.tunnelId ?? '', e.user, e.state, e.time].join('\u0000'));
+  return h.digest('hex').slice(0, 32);
+}
+
+/** Builds an event from a candidate and the state the session table chose. */
+export function toEvent(c: PtimCandidate, state: PtimState, extraFlags: readonly PtimFlag[] = []): PtimEvent {
+  const { line: _line, ...rest } = c;
+  const flags = [...c.flags];
+  for (const f of extraFlags) if (!flags.includes(f)) flags.push(f);
+  const event: PtimEvent = { id: '', state, ...rest, flags };
+  event.id = eventId(event);
+  return event;
+}
