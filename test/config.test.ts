@@ -27,19 +27,19 @@ const invalid: Array<[string, unknown, string]> = [
 ];
 for (const [name, input, key] of invalid) {
   test(`invalid config: ${name}`, (t) => {
-    const error = t.throws(() => validateConfig(input), { instanceOf: ConfigError });
+    const error = t.throws<ConfigError>(() => validateConfig(input), { instanceOf: ConfigError });
     t.is(error?.code, 'ERR_CONFIG_INVALID');
     t.is(error?.key, key);
   });
 }
 
 test('error names key, expectation and what came', (t) => {
-  const error = t.throws(() => validateConfig({ jims: { batchSize: 'x' } }));
+  const error = t.throws<ConfigError>(() => validateConfig({ jims: { batchSize: 'x' } }));
   t.regex(error!.message, /Expected `jims\.batchSize` an integer 1-1000, got "x" \(string\)/);
 });
 
 test('a secret given inline is never echoed back', (t) => {
-  const error = t.throws(() => validateConfig({ jims: { clientSecret: 'hunter2' } }));
+  const error = t.throws<ConfigError>(() => validateConfig({ jims: { clientSecret: 'hunter2' } }));
   t.is(error?.key, 'jims.clientSecret');
   t.notRegex(error!.message, /hunter2/);
   t.regex(error!.message, /env:NAME or file:PATH/);
@@ -49,13 +49,13 @@ test('YAML errors and invalid keys carry file and line', (t) => {
   const dir = tempDir(t);
   const bad = join(dir, 'bad.yaml');
   writeFileSync(bad, 'log:\n  level: info\njims:\n  batchSize: 0\n');
-  const error = t.throws(() => loadConfig(bad));
+  const error = t.throws<ConfigError>(() => loadConfig(bad));
   t.is(error?.code, 'ERR_CONFIG_INVALID');
   t.is((error as ConfigError).line, 4);
   const broken = join(dir, 'broken.yaml');
   writeFileSync(broken, 'log:\n  level: [info\n');
-  t.is(t.throws(() => loadConfig(broken))?.code, 'ERR_CONFIG_INVALID');
-  t.is(t.throws(() => loadConfig(join(dir, 'missing.yaml')))?.code, 'ERR_CONFIG_INVALID');
+  t.is(t.throws<ConfigError>(() => loadConfig(broken))?.code, 'ERR_CONFIG_INVALID');
+  t.is(t.throws<ConfigError>(() => loadConfig(join(dir, 'missing.yaml')))?.code, 'ERR_CONFIG_INVALID');
 });
 
 test('relative paths resolve against the config file', (t) => {
@@ -68,7 +68,7 @@ test('relative paths resolve against the config file', (t) => {
 });
 
 test('tls cert without key is rejected', (t) => {
-  t.is(t.throws(() => validateConfig({ tls: { cert: 'a.pem' } }))?.code, 'ERR_CONFIG_INVALID');
+  t.is(t.throws<ConfigError>(() => validateConfig({ tls: { cert: 'a.pem' } }))?.code, 'ERR_CONFIG_INVALID');
 });
 
 test('JSON schema export rejects unknown keys', (t) => {
