@@ -228,7 +228,7 @@ function bsdTime(mon: string, day: number, h: number, mi: number, sec: number, f
   const year = new Date(receivedAt).getUTCFullYear();
   let best: number | undefined;
   for (const y of [year - 1, year, year + 1]) {
-    const t = Date.UTC(y, month, day, h, mi, sec, fraction(frac));
+    const t: number = Date.UTC(y, month, day, h, mi, sec, fraction(frac));
     // Feb 29 in a non-leap year rolls over into March: not a real date in that year.
     if (new Date(t).getUTCMonth() !== month) continue;
     if (t - receivedAt > DAY_MS) continue;
