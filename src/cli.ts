@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { isBridgeError } from './errors.js';
 import { registerConfigCommand } from './commands/config.js';
+import { registerReplayCommand } from './commands/replay.js';
 import { registerSessionsCommand } from './commands/sessions.js';
 
 /**
@@ -15,6 +16,7 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage and examples)')
     .exitOverride();
   registerConfigCommand(program);
+  registerReplayCommand(program);
   registerSessionsCommand(program);
   return program;
 }
