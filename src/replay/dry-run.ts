@@ -1,5 +1,6 @@
-import type { PtimState } from '../events/ptim-event.js';
+import type { PtimCandidate, PtimEvent, PtimState } from '../events/ptim-event.js';
 import { toEvent } from '../events/ptim-event.js';
+import type { StateDb } from '../state-db.js';
 import type { LinePipeline } from '../pipeline.js';
 import type { ReceivedMessage } from '../pipeline-records.js';
 import type { NdjsonWriter } from './ndjson-writer.js';
@@ -43,6 +44,11 @@ export interface DryRunOptions {
   maxLineBytes?: number;
   nearMissExamples?: number;
   onProgress?: (p: ReplayProgress) => void;
+  /**
+   * Session table (capture clock) that turns candidates into connect / rekey / disconnect with
+   * flags; its writes commit once per read chunk in `db`. Without it, up -> connect, down -> disconnect.
+   */
+  sessions?: { table: { apply(candidate: PtimCandidate, receivedAt: number): PtimEvent[] }; db: StateDb };
 }
 
 /**
@@ -74,6 +80,13 @@ export async function replayDryRun(options: DryRunOptions): Promise<ReplaySummar
           case 'candidate': {
             const c = outcome.candidate;
             summary.matched[c.pattern] = (summary.matched[c.pattern] ?? 0) + 1;
+            if (options.sessions) {
+              for (const event of options.sessions.table.apply(c, msg.receivedAt)) {
+                summary.events[event.state]++;
+                options.out.write(event);
+              }
+              break;
+            }
             const state: PtimState = c.line === 'up' ? 'connect' : 'disconnect';
             summary.events[state]++;
             options.out.write(toEvent(c, state));
@@ -97,14 +110,18 @@ export async function replayDryRun(options: DryRunOptions): Promise<ReplaySummar
       },
       { maxLineBytes: options.maxLineBytes },
     );
+    // One transaction per chunk: the session writes of a chunk's lines commit together.
+    const db = options.sessions?.db;
+    const push = db ? db.transaction((chunk: Buffer) => scanner.push(chunk)) : (chunk: Buffer) => scanner.push(chunk);
+    const end = db ? db.transaction(() => scanner.end()) : () => scanner.end();
     let fileBytes = 0;
     const linesBefore = summary.lines;
     for await (const chunk of readCapture(file, (n) => (fileBytes += n))) {
-      scanner.push(chunk);
+      push(chunk);
       await options.out.flush();
       options.onProgress?.({ file, fileBytes, fileSize: info.size, lines: linesBefore + scanner.counts.lines, elapsedMs: performance.now() - started });
     }
-    scanner.end();
+    end();
     summary.files++;
     summary.bytes += fileBytes;
     summary.lines += scanner.counts.lines;
