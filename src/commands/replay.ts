@@ -69,7 +69,7 @@ Examples:
         try {
           const table = new SessionTable({ db, config, clock: 'capture' });
           const summary = await replayDryRun({
-            files, pipeline, out, now, maxLineBytes: config.limits.maxMessageBytes, onProgress: progress?.update, sessions: { table, db },
+            files, pipeline, out, now, maxLineBytes: config.limits.maxMessageBytes, onProgress: progress?.update, sessions: table,
           });
           progress?.done();
           process.stderr.write(formatSummary(summary));

@@ -148,12 +148,13 @@ function applyUp(current: Session | undefined, c: PtimCandidate, now: number, se
   }
   const late = current.missed > 0 || (current.deadline !== undefined && now > current.deadline);
   const flags: PtimFlag[] = late ? ['rekey-inferred', 'rekey-late'] : ['rekey-inferred'];
-  const next: Session = {
-    ...refresh(current, c),
-    lastRekey: now,
-    missed: 0,
-    ...deadlineFields(c.vpn, now, settings),
-  };
+  const next = refresh(current, c);
+  next.lastRekey = now;
+  next.missed = 0;
+  const { intervalMs, deadline } = deadlineFields(c.vpn, now, settings);
+  next.intervalMs = intervalMs;
+  if (deadline === undefined) delete next.deadline;
+  else next.deadline = deadline;
   return { events: [toEvent(c, 'rekey', flags)], session: next, transition: 'rekey', notes: [] };
 }
 
@@ -197,13 +198,28 @@ function newSession(c: PtimCandidate, now: number, settings: WatchSettings, conn
 
 /** The attributes a rekey may legitimately change (peer after a NAT change, a corrected domain). */
 function refresh(s: Session, c: PtimCandidate): Session {
-  const { ipv6: _a, vpn: _b, gateway: _c, tunnelId: _d, peer: _e, ...rest } = s;
-  return { ...rest, ...optional(c), domain: c.domain, sender: c.sender, pattern: c.pattern, lineFlags: [...c.flags] };
+  // Built field by field: rest/spread copies of a hot object cost more than the rule itself.
+  const next: Session = {
+    device: s.device,
+    ip: s.ip,
+    user: s.user,
+    domain: c.domain,
+    sender: c.sender,
+    pattern: c.pattern,
+    lineFlags: [...c.flags],
+    connectFlags: s.connectFlags,
+    since: s.since,
+    intervalMs: s.intervalMs,
+    missed: s.missed,
+  };
+  if (s.lastRekey !== undefined) next.lastRekey = s.lastRekey;
+  if (s.deadline !== undefined) next.deadline = s.deadline;
+  return Object.assign(next, optional(c));
 }
 
 function deadlineFields(vpn: string | undefined, now: number, settings: WatchSettings): Pick<Session, 'intervalMs' | 'deadline'> {
   const intervalMs = settings.intervalMs(vpn);
-  return intervalMs > 0 ? { intervalMs, deadline: now + intervalMs + settings.graceMs } : { intervalMs: 0, deadline: undefined };
+  return intervalMs > 0 ? { intervalMs, deadline: now + intervalMs + settings.graceMs } : { intervalMs: 0 };
 }
 
 function optional(c: Pick<PtimCandidate, 'ipv6' | 'vpn' | 'gateway' | 'tunnelId' | 'peer'>): Partial<Session> {

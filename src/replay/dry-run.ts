@@ -1,6 +1,5 @@
 import type { PtimCandidate, PtimEvent, PtimState } from '../events/ptim-event.js';
 import { toEvent } from '../events/ptim-event.js';
-import type { StateDb } from '../state-db.js';
 import type { LinePipeline } from '../pipeline.js';
 import type { ReceivedMessage } from '../pipeline-records.js';
 import type { NdjsonWriter } from './ndjson-writer.js';
@@ -45,10 +44,11 @@ export interface DryRunOptions {
   nearMissExamples?: number;
   onProgress?: (p: ReplayProgress) => void;
   /**
-   * Session table (capture clock) that turns candidates into connect / rekey / disconnect with
-   * flags; its writes commit once per read chunk in `db`. Without it, up -> connect, down -> disconnect.
+   * Session table (capture clock, src/events/sessions.ts) that turns candidates into connect /
+   * rekey / disconnect with flags; its writes commit once per read chunk. Without it, up -> connect,
+   * down -> disconnect.
    */
-  sessions?: { table: { apply(candidate: PtimCandidate, receivedAt: number): PtimEvent[] }; db: StateDb };
+  sessions?: { apply(candidate: PtimCandidate, receivedAt: number): PtimEvent[]; transaction<T>(fn: () => T): T };
 }
 
 /**
@@ -81,7 +81,7 @@ export async function replayDryRun(options: DryRunOptions): Promise<ReplaySummar
             const c = outcome.candidate;
             summary.matched[c.pattern] = (summary.matched[c.pattern] ?? 0) + 1;
             if (options.sessions) {
-              for (const event of options.sessions.table.apply(c, msg.receivedAt)) {
+              for (const event of options.sessions.apply(c, msg.receivedAt)) {
                 summary.events[event.state]++;
                 options.out.write(event);
               }
@@ -111,9 +111,9 @@ export async function replayDryRun(options: DryRunOptions): Promise<ReplaySummar
       { maxLineBytes: options.maxLineBytes },
     );
     // One transaction per chunk: the session writes of a chunk's lines commit together.
-    const db = options.sessions?.db;
-    const push = db ? db.transaction((chunk: Buffer) => scanner.push(chunk)) : (chunk: Buffer) => scanner.push(chunk);
-    const end = db ? db.transaction(() => scanner.end()) : () => scanner.end();
+    const sessions = options.sessions;
+    const push = sessions ? (chunk: Buffer) => sessions.transaction(() => scanner.push(chunk)) : (chunk: Buffer) => scanner.push(chunk);
+    const end = sessions ? () => sessions.transaction(() => scanner.end()) : () => scanner.end();
     let fileBytes = 0;
     const linesBefore = summary.lines;
     for await (const chunk of readCapture(file, (n) => (fileBytes += n))) {

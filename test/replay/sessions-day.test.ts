@@ -70,7 +70,7 @@ test('restart at every line of the day gives the same events', async (t) => {
     const db = openStateDb(state);
     try {
       const table = new SessionTable({ db, config, clock: 'capture' });
-      await replayDryRun({ files: [file], pipeline, out: new NdjsonWriter(sink), now: Date.parse(NOW), sessions: { table, db } });
+      await replayDryRun({ files: [file], pipeline, out: new NdjsonWriter(sink), now: Date.parse(NOW), sessions: table });
     } finally {
       db.close();
     }
