@@ -186,3 +186,74 @@ test('metrics: transitions, ignored DOWNs, rekey-missing, expired, live gauge', 
   t.regex(text, /ptim_bridge_session_expired_total [1-9]/);
   t.regex(text, /ptim_bridge_sessions_live 0/);
 });
+
+test('transaction(): a throw rolls back and the table continues as if the batch never ran', (t) => {
+  const lines = script();
+  const whole = open(t, 'capture');
+  const expected = whole.table.transaction(() => lines.flatMap((c) => whole.table.apply(c, 0)));
+
+  const { table } = open(t, 'capture');
+  const cut = Math.floor(lines.length / 2);
+  const a = table.transaction(() => lines.slice(0, cut).flatMap((c) => table.apply(c, 0)));
+  const error = t.throws(() => table.transaction(() => {
+    for (const c of lines.slice(cut)) table.apply(c, 0);
+    throw new Error('outbox full');
+  }));
+  t.is(error?.message, 'outbox full');
+  const b = table.transaction(() => lines.slice(cut).flatMap((c) => table.apply(c, 0)));
+  t.deepEqual([...a, ...b], expected);
+  t.deepEqual(table.list(), whole.table.list());
+});
+
+test("a rollback of the caller's own db.transaction is noticed by the next call", (t) => {
+  const lines = script();
+  const whole = open(t, 'capture');
+  const expected = lines.flatMap((c) => whole.table.apply(c, 0));
+
+  const { db, table } = open(t, 'capture');
+  const cut = 10;
+  const a = db.transaction(() => lines.slice(0, cut).flatMap((c) => table.apply(c, 0)))();
+  t.throws(() => db.transaction(() => {
+    for (const c of lines.slice(cut)) table.apply(c, 0);
+    throw new Error('disk full');
+  })());
+  const b = db.transaction(() => lines.slice(cut).flatMap((c) => table.apply(c, 0)))();
+  t.deepEqual([...a, ...b], expected);
+});
+
+test('restart after compaction at any point gives the same events, table and clocks', (t) => {
+  const lines = script();
+  const whole = open(t, 'capture');
+  const expected = lines.flatMap((c) => whole.table.apply(c, 0));
+  for (const cut of [3, 11, 20, lines.length - 2]) {
+    const first = open(t, 'capture');
+    const a = first.table.transaction(() => lines.slice(0, cut).flatMap((c) => first.table.apply(c, 0)));
+    first.table.compact();
+    const a2 = first.table.transaction(() => lines.slice(cut, cut + 2).flatMap((c) => first.table.apply(c, 0)));
+    first.db.close();
+    const second = open(t, 'capture', first.path);
+    const b = second.table.transaction(() => lines.slice(cut + 2).flatMap((c) => second.table.apply(c, 0)));
+    t.deepEqual([...a, ...a2, ...b], expected, `compacted at ${cut}`);
+    t.deepEqual(second.table.list(), whole.table.list());
+    t.deepEqual(Object.fromEntries(second.table.clocks()), Object.fromEntries(whole.table.clocks()));
+    second.table.compact();
+    const rows = second.db.prepare('SELECT count(*) AS n FROM sessions').get() as { n: number };
+    t.is(rows.n, whole.table.list().length, 'the sessions table holds the live sessions after compaction');
+    t.is((second.db.prepare('SELECT count(*) AS n FROM session_journal').get() as { n: number }).n, 0);
+  }
+});
+
+test('a sessions table compacted with thousands of rows reloads exactly', (t) => {
+  const { db, table, path } = open(t, 'wall');
+  table.transaction(() => {
+    for (let i = 0; i < 20_000; i++) {
+      table.apply(cand('up', T0 + i, { ip: `10.${i >> 16}.${(i >> 8) & 255}.${i & 255}`, user: `u${i}`, flags: i % 3 === 0 ? ['domain-missing'] : [], vpn: i % 5 === 0 ? 'off' : 'ra-vpn' }), T0 + i);
+    }
+    for (let i = 0; i < 20_000; i += 7) table.apply(cand('down', T0 + 50_000 + i, { ip: `10.${i >> 16}.${(i >> 8) & 255}.${i & 255}`, user: `u${i}` }), T0 + 50_000 + i);
+  });
+  const before = table.list();
+  t.true((db.prepare('SELECT count(*) AS n FROM session_journal').get() as { n: number }).n <= 1, 'compacted by itself once the journal grew');
+  db.close();
+  const again = open(t, 'wall', path);
+  t.deepEqual(again.table.list(), before);
+});
