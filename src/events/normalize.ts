@@ -51,30 +51,28 @@ export function normalize(match: PatternMatch, envelope: Envelope, msg: Received
     flags.push('domain-missing');
   }
 
-  const candidate: PtimCandidate = {
-    user: split.user,
-    domain,
-    ip: address.ip,
-    time: (envelope.time ?? new Date(msg.receivedAt)).toISOString(),
-    device: envelope.host ?? msg.sender,
-    sender: msg.sender,
-    flags,
-    pattern: match.ruleId,
-    line: match.state,
-  };
+  // Keys are added in the order of DESIGN.md §3, so NDJSON output and golden files are stable.
+  const candidate = { user: split.user, domain, ip: address.ip } as PtimCandidate;
   if (address.ipv6 !== undefined) candidate.ipv6 = address.ipv6;
+  candidate.time = (envelope.time ?? new Date(msg.receivedAt)).toISOString();
+  candidate.device = envelope.host ?? msg.sender;
+  candidate.sender = msg.sender;
   const gateway = field(f.gateway);
   const tunnelId = field(f.tunnelId);
   const peer = field(f.peer);
   if (vpn !== undefined) candidate.vpn = vpn;
   if (gateway !== undefined) candidate.gateway = gateway;
   if (tunnelId !== undefined) candidate.tunnelId = tunnelId;
-  if (peer !== undefined) candidate.peer = canonicalIp(peer) ?? peer;
+  // IPv6 peers in one spelling; IPv4 ones are already canonical as written.
+  if (peer !== undefined) candidate.peer = peer.includes(':') ? (canonicalIp(peer) ?? peer) : peer;
   if (match.state === 'down') {
     const reason = field(f.reason);
     if (reason !== undefined) candidate.reason = reason;
   }
-  return { kind: 'candidate', candidate: ordered(candidate) };
+  candidate.flags = flags;
+  candidate.pattern = match.ruleId;
+  candidate.line = match.state;
+  return { kind: 'candidate', candidate };
 }
 
 function field(value: string | undefined): string | undefined {
@@ -168,22 +166,4 @@ export function canonicalIp(text: string): string | undefined {
     }
   }
   return undefined;
-}
-
-/** Fixed key order, so NDJSON output and golden files are stable whatever the field order above. */
-function ordered(c: PtimCandidate): PtimCandidate {
-  const o: PtimCandidate = { user: c.user, domain: c.domain, ip: c.ip } as PtimCandidate;
-  if (c.ipv6 !== undefined) o.ipv6 = c.ipv6;
-  o.time = c.time;
-  o.device = c.device;
-  o.sender = c.sender;
-  if (c.vpn !== undefined) o.vpn = c.vpn;
-  if (c.gateway !== undefined) o.gateway = c.gateway;
-  if (c.tunnelId !== undefined) o.tunnelId = c.tunnelId;
-  if (c.peer !== undefined) o.peer = c.peer;
-  if (c.reason !== undefined) o.reason = c.reason;
-  o.flags = c.flags;
-  o.pattern = c.pattern;
-  o.line = c.line;
-  return o;
 }
