@@ -244,7 +244,7 @@ class Validator {
  */
 export function invalid(reason: string, where: { file?: string; line?: number; ruleId?: string; cause?: unknown } = {}): PatternError {
   const at = where.file === undefined ? '' : `${where.file}${where.line === undefined ? '' : `:${where.line}`}: `;
-  return invalid(`${at}${reason}`, {
+  return new PatternError(`${at}${reason}`, {
     ...(where.file === undefined ? {} : { file: where.file }),
     ...(where.line === undefined ? {} : { line: where.line }),
     ...(where.ruleId === undefined ? {} : { ruleId: where.ruleId }),
