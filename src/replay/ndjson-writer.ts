@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 
 /**
@@ -32,6 +31,22 @@ export class NdjsonWriter {
     const text = this.#text;
     this.#text = '';
     if (this.#closed) return;
-    if (!this.#out.write(text)) await Promise.race([once(this.#out, 'drain'), once(this.#out, 'error'), once(this.#out, 'close')]);
+    if (!this.#out.write(text)) await this.#drained();
+  }
+
+  /** True once the reader went away: there is no point producing more output. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  #drained(): Promise<void> {
+    // Not events.once: it rejects on 'error', and a closed reader is an end, not a failure.
+    return new Promise((resolve) => {
+      const done = () => {
+        this.#out.off('drain', done).off('error', done).off('close', done);
+        resolve();
+      };
+      this.#out.on('drain', done).on('error', done).on('close', done);
+    });
   }
 }

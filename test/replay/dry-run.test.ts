@@ -60,3 +60,21 @@ test('dry run: near misses are counted with the first ones verbatim; oversized l
   t.is(summary.oversized, 1);
   t.is(text(), '');
 });
+
+test('report: near-miss text is made safe for a terminal', async (t) => {
+  const { printable } = await import('../../src/replay/report.js');
+  t.is(printable('a\u001b[2Jb\u0007c\td'), 'a\\x1b[2Jb\\x07c\td');
+  t.is(printable('x'.repeat(10), 4), 'xxxx... (6 more characters)');
+});
+
+test('dry run: a reader that goes away stops the replay quietly', async (t) => {
+  const dir = tempDir(t);
+  const file = join(dir, 'many.log');
+  writeFileSync(file, `${[...generateLines({ lines: 30_000, seed: 4, vpnRatio: 1, users: 50 })].join('\n')}\n`);
+  const sink = new PassThrough();
+  sink.destroy(Object.assign(new Error('write EPIPE'), { code: 'EPIPE' }));
+  const out = new NdjsonWriter(sink, { chunkChars: 100 });
+  const summary = await replayDryRun({ files: [file, file], pipeline: new LinePipeline({ patterns: tinyPatterns }), out, now: NOW });
+  t.true(summary.outputClosed);
+  t.true(summary.lines < 60_000);
+});
