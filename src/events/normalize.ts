@@ -108,19 +108,27 @@ function splitDomain(who: string): { user: string; domain?: string } | undefined
   return { user: who };
 }
 
-// One selector: `ipv4(0,0-65535,10.20.0.5-10.20.0.5)`, `ipv6(...)`, `ipv4_subnet(any:0,[0..7]=10.20.0.5/32)`.
-const SELECTOR = /\b(ipv[46])[a-z_]*\(([^()]*)\)/g;
-
 /**
  * The client's address from the raw remote traffic selector text, or undefined when no selector
  * names exactly one address (a site-to-site range like 0.0.0.0-255.255.255.255 or 0.0.0.0/0).
+ * Selectors: `ipv4(0,0-65535,10.20.0.5-10.20.0.5)`, `ipv6(...)`, `ipv4_subnet(any:0,[0..7]=10.20.0.5/32)`.
  */
 export function clientAddress(tsRemote: string): { ip: string; ipv6?: string } | undefined {
   let v4: string | undefined;
   let v6: string | undefined;
-  for (const m of tsRemote.matchAll(SELECTOR)) {
-    const family = m[1] === 'ipv4' ? 4 : 6;
-    const inner = m[2]!;
+  // indexOf scanning rather than a global regex: this runs for every matched line.
+  let pos = 0;
+  for (;;) {
+    const at = tsRemote.indexOf('ipv', pos);
+    if (at < 0) break;
+    const open = tsRemote.indexOf('(', at);
+    const close = open < 0 ? -1 : tsRemote.indexOf(')', open);
+    if (close < 0) break;
+    pos = close + 1;
+    const familyChar = tsRemote.charCodeAt(at + 3);
+    if ((familyChar !== 52 /* 4 */ && familyChar !== 54) /* 6 */ || !/^[a-z_]*$/.test(tsRemote.slice(at + 4, open))) continue;
+    const family = familyChar === 52 ? 4 : 6;
+    const inner = tsRemote.slice(open + 1, close);
     // The address spec follows the last `=` (kmd) or the last `,` (iked).
     const cut = Math.max(inner.lastIndexOf('='), inner.lastIndexOf(','));
     const single = singleAddress(inner.slice(cut + 1).trim(), family);
@@ -141,8 +149,11 @@ function singleAddress(spec: string, family: 4 | 6): string | undefined {
     if (spec.slice(slash + 1) !== (family === 4 ? '32' : '128')) return undefined;
     addr = spec.slice(0, slash);
   } else if (dash >= 0) {
-    const first = canonicalIp(spec.slice(0, dash));
-    const last = canonicalIp(spec.slice(dash + 1));
+    const firstText = spec.slice(0, dash);
+    const lastText = spec.slice(dash + 1);
+    // Same spelling (the usual case) needs one validation; IPv6 may spell one address two ways.
+    const first = canonicalIp(firstText);
+    const last = firstText === lastText ? first : canonicalIp(lastText);
     if (first === undefined || first !== last) return undefined;
     return familyOf(first) === family ? first : undefined;
   }

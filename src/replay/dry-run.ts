@@ -72,7 +72,7 @@ export async function replayDryRun(options: DryRunOptions): Promise<ReplaySummar
       options.pipeline.literals,
       (line) => {
         msg.data = line;
-        const outcome = options.pipeline.process(msg);
+        const outcome = options.pipeline.processPrefiltered(msg);
         switch (outcome.kind) {
           case 'candidate': {
             const c = outcome.candidate;
