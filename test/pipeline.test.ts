@@ -59,3 +59,16 @@ test('pipeline: kmd garbage in Local IKE-ID still yields the event', (t) => {
   ]);
   t.like(pipeline.process(message(kmd)), { kind: 'candidate', candidate: { user: 'bob', domain: 'cert.example', ip: '10.20.0.9', device: 'srx-old', pattern: 'tiny-kmd/vpn-up' } });
 });
+
+test('pipeline: a pattern that throws is counted and treated as noise', async (t) => {
+  const { createRegistry } = await import('../src/ops/metrics.js');
+  const { silentLogger } = await import('../src/log.js');
+  const registry = createRegistry();
+  const broken = new LinePipeline({
+    patterns: { literals: ['VPN_UP_ALARM'], match: () => { throw new Error('boom'); }, isNearMiss: () => false },
+    registry,
+    log: silentLogger(),
+  });
+  t.deepEqual(broken.process(message(UP)), { kind: 'noise' });
+  t.regex(await registry.metrics(), /ptim_bridge_pipeline_errors_total\{reason="exception"\} 1/);
+});
