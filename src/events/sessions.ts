@@ -35,49 +35,11 @@ export interface SessionTableOptions {
   registry?: Registry;
 }
 
-interface DbRow {
-  device: string;
-  ip: string;
-  ipv6: string | null;
-  user: string;
-  domain: string;
-  sender: string;
-  vpn: string | null;
-  gateway: string | null;
-  tunnel_id: string | null;
-  peer: string | null;
-  pattern: string;
-  line_flags: string;
-  connect_flags: string;
-  since: number;
-  last_rekey: number | null;
-  interval_ms: number;
-  deadline: number | null;
-  missed: number;
-}
-
 const SCHEMA = `
-CREATE TABLE IF NOT EXISTS sessions (
-  device TEXT NOT NULL,
-  ip TEXT NOT NULL,
-  ipv6 TEXT,
-  user TEXT NOT NULL,
-  domain TEXT NOT NULL,
-  sender TEXT NOT NULL,
-  vpn TEXT,
-  gateway TEXT,
-  tunnel_id TEXT,
-  peer TEXT,
-  pattern TEXT NOT NULL,
-  line_flags TEXT NOT NULL,
-  connect_flags TEXT NOT NULL,
-  since INTEGER NOT NULL,
-  last_rekey INTEGER,
-  interval_ms INTEGER NOT NULL,
-  deadline INTEGER,
-  missed INTEGER NOT NULL,
-  PRIMARY KEY (device, ip)
-) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS session_snapshot (
+  part INTEGER PRIMARY KEY,
+  sessions TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS session_clocks (
   device TEXT PRIMARY KEY,
   clock INTEGER NOT NULL
@@ -102,7 +64,7 @@ const OP_END = 0;
 const OP_PUT = 1;
 const OP_CLOCK = 2;
 
-/** A session as the values of the sessions table's columns (COLUMNS order; flags as lists). */
+/** A session as a compact list of values, as the snapshot and the journal store it. */
 type SessionValues = [
   device: string, ip: string, ipv6: string | null, user: string, domain: string, sender: string, vpn: string | null,
   gateway: string | null, tunnelId: string | null, peer: string | null, pattern: string, lineFlags: PtimFlag[],
@@ -117,11 +79,12 @@ const MIN_COMPACT_ENTRIES = 8192;
  * events, and ends sessions whose rekeys stopped.
  *
  * Storage: the table is held in memory (a Map, and a deadline heap per device for the watch) and
- * made durable in the shared SQLite file as an append-only journal, folded into the `sessions` and
- * `session_clocks` tables once it is as long as the table. Updating rows in place cost a random
- * B-tree page per change (~30k transitions/s with 100k sessions); a statement costs ~6 us on the
- * reference machine, so the journal is written as one row per batch. A restart loads `sessions`,
- * then the journal, and continues with the same sessions, deadlines and device clocks.
+ * made durable in the shared SQLite file as an append-only journal (one row per transaction),
+ * folded into a snapshot (`session_snapshot`, JSON parts) once the journal holds twice as many
+ * changes as the table has sessions. A restart loads the snapshot, then the journal, and continues
+ * with the same sessions, deadlines and device clocks. Why not a row per session: updating rows in
+ * place cost a random B-tree page per change (~30k transitions/s with 100k sessions), and a
+ * statement costs ~5 us on the reference machine, so the hot path writes one row per batch.
  *
  * Transactions: `transaction(fn)` is the fast path (the bridge's tick, replay's chunk): changes are
  * buffered and written in one statement before commit, and a throw rolls back and reloads the
@@ -144,8 +107,7 @@ export class SessionTable {
   readonly #sessions = new Map<string, Session>();
   readonly #heaps = new Map<string, DeadlineHeap>();
   readonly #clocks = new Map<string, number>();
-  /** Keys and devices changed since the journal was last folded into the tables. */
-  readonly #dirty = new Set<string>();
+  /** Devices whose clock moved since the journal was last folded into the snapshot. */
   readonly #dirtyClocks = new Set<string>();
   #journalEntries = 0;
   /** The journal's last sequence number as this table wrote it; anything else means a rollback. */
@@ -302,8 +264,9 @@ export class SessionTable {
   }
 
   /**
-   * Folds the journal into the `sessions` and `session_clocks` tables and empties it. Runs by
-   * itself when the journal is as long as the table; exposed for tests and a tidy shutdown.
+   * Folds the journal into the snapshot and `session_clocks` and empties it. Runs by
+   * itself when the journal holds twice as many changes as the table has sessions; exposed for
+   * tests and a tidy shutdown.
    */
   compact(): void {
     const run = () => {
@@ -340,7 +303,6 @@ export class SessionTable {
       if (next.deadline !== undefined && next.deadline !== previous?.deadline) this.#heapOf(next.device).push(next.deadline, key);
       this.#pending.push([OP_PUT, this.#clocks.get(next.device) ?? null, ...toValues(next)]);
     }
-    this.#dirty.add(key);
   }
 
   #heapOf(device: string): DeadlineHeap {
@@ -360,23 +322,29 @@ export class SessionTable {
       this.#journalEntries += this.#pending.length;
       this.#pending = [];
     }
-    if (mayCompact && this.#journalEntries >= Math.max(MIN_COMPACT_ENTRIES, this.#sessions.size)) this.#compact();
+    if (mayCompact && this.#journalEntries >= Math.max(MIN_COMPACT_ENTRIES, 2 * this.#sessions.size)) this.#compact();
   }
 
-  /** Writes every changed session (in bulk, in key order, so each page is written once) and empties the journal. */
+  /**
+   * Writes the whole table as a snapshot (JSON parts of SNAPSHOT_PART sessions) and empties the
+   * journal. A full rewrite costs O(table) once per 2 x table journal entries, so O(1) per change;
+   * row-by-row upserts into a sessions table cost ~5 us per row here and were the larger part of
+   * every transition's cost.
+   */
   #compact(): void {
-    const puts: unknown[][] = [];
-    const ends: Array<[string, string]> = [];
-    for (const key of [...this.#dirty].sort()) {
-      const s = this.#sessions.get(key);
-      if (s === undefined) ends.push(splitKey(key));
-      else puts.push(toValues(s));
+    this.#stmt.clearSnapshot.run();
+    let part = 0;
+    let chunk: SessionValues[] = [];
+    for (const s of this.#sessions.values()) {
+      chunk.push(toValues(s));
+      if (chunk.length === SNAPSHOT_PART) {
+        this.#stmt.snapshot.run(part++, JSON.stringify(chunk));
+        chunk = [];
+      }
     }
-    if (ends.length > 0) this.#stmt.deleteMany.run(JSON.stringify(ends));
-    if (puts.length > 0) this.#stmt.upsertMany.run(JSON.stringify(puts));
+    if (chunk.length > 0) this.#stmt.snapshot.run(part, JSON.stringify(chunk));
     for (const device of this.#dirtyClocks) this.#stmt.setClock.run(device, this.#clocks.get(device)!);
     this.#stmt.clearJournal.run();
-    this.#dirty.clear();
     this.#dirtyClocks.clear();
     this.#journalEntries = 0;
     this.#lastSeq = undefined;
@@ -397,10 +365,11 @@ export class SessionTable {
   #load(): void {
     this.#sessions.clear();
     this.#clocks.clear();
-    this.#dirty.clear();
     this.#dirtyClocks.clear();
     this.#pending = [];
-    for (const row of this.#stmt.loadSessions.iterate() as Iterable<DbRow>) this.#sessions.set(keyOf(row.device, row.ip), fromDb(row));
+    for (const text of this.#stmt.loadSnapshot.iterate() as Iterable<string>) {
+      for (const v of JSON.parse(text) as SessionValues[]) this.#sessions.set(keyOf(v[0], v[1]), fromValues(v));
+    }
     for (const { device, clock } of this.#stmt.clocks.all() as Array<{ device: string; clock: number }>) this.#clocks.set(device, clock);
     this.#journalEntries = 0;
     this.#lastSeq = undefined;
@@ -417,7 +386,6 @@ export class SessionTable {
         const key = keyOf(device, e[3]);
         if (op === OP_PUT) this.#sessions.set(key, fromValues(e.slice(2) as SessionValues));
         else this.#sessions.delete(key);
-        this.#dirty.add(key);
       }
     }
     this.#rebuildHeaps();
@@ -452,16 +420,14 @@ export class SessionTable {
   }
 }
 
-const COLUMNS = ['device', 'ip', 'ipv6', 'user', 'domain', 'sender', 'vpn', 'gateway', 'tunnel_id', 'peer', 'pattern', 'line_flags', 'connect_flags', 'since', 'last_rekey', 'interval_ms', 'deadline', 'missed'];
+/** Sessions per snapshot row: keeps each JSON text a few MB at most. */
+const SNAPSHOT_PART = 10_000;
 
 function prepare(db: StateDb) {
-  // Flags are lists in the JSON and JSON text in the table: `->` keeps them as JSON text.
-  const fromJson = COLUMNS.map((c, i) => (c.endsWith('_flags') ? `value -> ${i}` : `value ->> ${i}`)).join(', ');
   return {
-    // Bulk writes through json_each: one statement for thousands of rows.
-    upsertMany: db.prepare(`INSERT OR REPLACE INTO sessions (${COLUMNS.join(', ')}) SELECT ${fromJson} FROM json_each(?)`),
-    deleteMany: db.prepare('DELETE FROM sessions WHERE (device, ip) IN (SELECT value ->> 0, value ->> 1 FROM json_each(?))'),
-    loadSessions: db.prepare(`SELECT ${COLUMNS.join(', ')} FROM sessions`),
+    snapshot: db.prepare('INSERT INTO session_snapshot (part, sessions) VALUES (?, ?)'),
+    clearSnapshot: db.prepare('DELETE FROM session_snapshot'),
+    loadSnapshot: db.prepare('SELECT sessions FROM session_snapshot ORDER BY part').pluck(),
     loadJournal: db.prepare('SELECT seq, entries FROM session_journal ORDER BY seq'),
     journal: db.prepare('INSERT INTO session_journal (entries) VALUES (?)'),
     lastSeq: db.prepare('SELECT seq FROM session_journal ORDER BY seq DESC LIMIT 1').pluck(),
@@ -473,11 +439,6 @@ function prepare(db: StateDb) {
 
 function keyOf(device: string, ip: string): string {
   return `${device}\u0000${ip}`;
-}
-
-function splitKey(key: string): [string, string] {
-  const i = key.indexOf('\u0000');
-  return [key.slice(0, i), key.slice(i + 1)];
 }
 
 function bySessionKey(a: Session, b: Session): number {
@@ -498,30 +459,6 @@ function cacheLabels<L extends string>(make: (label: L) => { inc(): void } | und
     if (!cache.has(label)) cache.set(label, make(label));
     return cache.get(label);
   };
-}
-
-function fromDb(r: DbRow): Session {
-  const s: Session = {
-    device: r.device,
-    ip: r.ip,
-    user: r.user,
-    domain: r.domain,
-    sender: r.sender,
-    pattern: r.pattern,
-    lineFlags: JSON.parse(r.line_flags) as PtimFlag[],
-    connectFlags: JSON.parse(r.connect_flags) as PtimFlag[],
-    since: r.since,
-    intervalMs: r.interval_ms,
-    missed: r.missed,
-  };
-  if (r.ipv6 !== null) s.ipv6 = r.ipv6;
-  if (r.vpn !== null) s.vpn = r.vpn;
-  if (r.gateway !== null) s.gateway = r.gateway;
-  if (r.tunnel_id !== null) s.tunnelId = r.tunnel_id;
-  if (r.peer !== null) s.peer = r.peer;
-  if (r.last_rekey !== null) s.lastRekey = r.last_rekey;
-  if (r.deadline !== null) s.deadline = r.deadline;
-  return s;
 }
 
 function toValues(s: Session): SessionValues {
