@@ -71,7 +71,7 @@ type SessionValues = [
   connectFlags: PtimFlag[], since: number, lastRekey: number | null, intervalMs: number, deadline: number | null, missed: number,
 ];
 
-/** Journal entries before the journal is folded into the sessions table (at least; see #maybeCompact). */
+/** Journal entries below which the journal is never folded into the snapshot (see #flush). */
 const MIN_COMPACT_ENTRIES = 8192;
 
 /**
@@ -115,7 +115,7 @@ export class SessionTable {
   /** Entries not yet written; only non-empty inside transaction(). */
   #pending: JournalEntry[] = [];
   #inOwnTransaction = false;
-  #runTransaction: <T>(fn: () => T) => T;
+  readonly #runTransaction: <T>(fn: () => T) => T;
   readonly #transitions;
   readonly #ignored;
   readonly #rekeyMissing;
@@ -127,7 +127,7 @@ export class SessionTable {
     this.#clock = options.clock;
     const { sessions, vpns } = options.config;
     this.#settings = {
-      intervalMs: (vpn) => 1000 * ((vpn === undefined ? undefined : vpns[vpn]?.rekeyIntervalSeconds) ?? sessions.rekeyIntervalSeconds),
+      intervalMs: (vpn) => 1000 * ((vpn !== undefined && Object.hasOwn(vpns, vpn) ? vpns[vpn]?.rekeyIntervalSeconds : undefined) ?? sessions.rekeyIntervalSeconds),
       graceMs: 1000 * sessions.rekeyGraceSeconds,
       maxMissed: sessions.maxMissedRekeys,
     };
