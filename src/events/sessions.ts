@@ -58,11 +58,14 @@ CREATE TABLE IF NOT EXISTS session_journal (
 type JournalEntry =
   | [typeof OP_PUT, number | null, ...SessionValues]
   | [typeof OP_END, number | null, device: string, ip: string]
-  | [typeof OP_CLOCK, number, device: string];
+  | [typeof OP_CLOCK, number, device: string]
+  | [typeof OP_PATCH, number | null, device: string, ip: string, ...changes: unknown[]];
 
 const OP_END = 0;
 const OP_PUT = 1;
 const OP_CLOCK = 2;
+/** Changed values only, as (index in SessionValues, value) pairs: a rekey is a third of a full image. */
+const OP_PATCH = 3;
 
 /** A session as a compact list of values, as the snapshot and the journal store it. */
 type SessionValues = [
@@ -301,7 +304,16 @@ export class SessionTable {
     } else {
       this.#sessions.set(key, next);
       if (next.deadline !== undefined && next.deadline !== previous?.deadline) this.#heapOf(next.device).push(next.deadline, key);
-      this.#pending.push([OP_PUT, this.#clocks.get(next.device) ?? null, ...toValues(next)]);
+      const clock = this.#clocks.get(next.device) ?? null;
+      const values = toValues(next);
+      if (previous === undefined) {
+        this.#pending.push([OP_PUT, clock, ...values]);
+      } else {
+        const old = toValues(previous);
+        const patch: [typeof OP_PATCH, number | null, string, string, ...unknown[]] = [OP_PATCH, clock, next.device, next.ip];
+        for (let i = 2; i < values.length; i++) if (!sameValue(old[i], values[i])) patch.push(i, values[i]);
+        this.#pending.push(patch);
+      }
     }
   }
 
@@ -384,8 +396,18 @@ export class SessionTable {
         }
         if (op === OP_CLOCK) continue;
         const key = keyOf(device, e[3]);
-        if (op === OP_PUT) this.#sessions.set(key, fromValues(e.slice(2) as SessionValues));
-        else this.#sessions.delete(key);
+        if (op === OP_PUT) {
+          this.#sessions.set(key, fromValues(e.slice(2) as SessionValues));
+        } else if (op === OP_PATCH) {
+          const base = this.#sessions.get(key);
+          // Cannot happen with a journal this table wrote; a hand-edited file loses that change only.
+          if (base === undefined) continue;
+          const values = toValues(base) as unknown[];
+          for (let i = 4; i + 1 < e.length; i += 2) values[e[i] as number] = e[i + 1];
+          this.#sessions.set(key, fromValues(values as SessionValues));
+        } else {
+          this.#sessions.delete(key);
+        }
       }
     }
     this.#rebuildHeaps();
@@ -459,6 +481,14 @@ function cacheLabels<L extends string>(make: (label: L) => { inc(): void } | und
     if (!cache.has(label)) cache.set(label, make(label));
     return cache.get(label);
   };
+}
+
+/** Equality of two journal values: flags are compared as lists. */
+function sameValue(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 function toValues(s: Session): SessionValues {
