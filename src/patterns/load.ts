@@ -93,12 +93,13 @@ export function buildPatternSet(groups: readonly (readonly PatternFile[])[]): Pa
     const { regex, captureNames } = compileRule(rule, table);
     rules.push({
       id: rule.ruleId, state: rule.state, prefilter: rule.prefilter, regex, captureNames, file: rule.file, line: rule.line,
+      source: rule.regex, regexLine: rule.regexLine,
       ...(rule.description === undefined ? {} : { description: rule.description }),
     });
   }
   // A definition no rule uses is still compiled, so a typo in it surfaces at load, not months later.
   for (const def of definitions) table.subpatternsFor(`{{${def.name}}}`, { file: def.file, line: def.line });
-  return createPatternSet({ rules, nearMiss, examples, files });
+  return createPatternSet({ rules, nearMiss, examples, files, definitions: table });
 }
 
 /**

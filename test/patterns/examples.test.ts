@@ -46,3 +46,18 @@ test('no-match and near-miss expectations', (t) => {
   t.is(runExample(set, example({ text: 'sshd: hello', expect: { kind: 'near-miss' } })).mismatches[0]?.what, 'near miss');
   t.deepEqual(runExample(set, example({ text: 'IKE_VPN_UP_ALARM_USER: ?', expect: { kind: 'near-miss' } })).mismatches, []);
 });
+
+test('a miss is explained: the regex line where the expected rule stops, and the text at that point', (t) => {
+  const text = LINE.replace('AAA username: alice', 'AAA user: alice');
+  const why = set.explain('junos-iked/vpn-up', text);
+  t.truthy(why);
+  t.is(why!.fromRegexLine, 11);
+  t.is(why!.regexText, 'AAA \\s username: \\s (?<aaaUser>{{value}}) , \\s');
+  t.is(text.slice(why!.offset).slice(0, 15), 'AAA user: alice');
+  const rule = set.rules.find((r) => r.id === 'junos-iked/vpn-up')!;
+  t.is(why!.fileLine, rule.regexLine + 11);
+  const report = formatExampleFailures([runExample(set, example({ text, name: 'renamed field' }))]);
+  t.regex(report, /junos-iked\/vpn-up stops at regex line 11 \(.*junos-iked\.yaml:\d+\): AAA \\s username:/);
+  t.regex(report, /text at that point \(column \d+\): .*\|AAA user: alice/);
+  t.is(set.explain('junos-iked/vpn-up', LINE), undefined, 'nothing to explain when it matches');
+});
