@@ -1,6 +1,9 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config.js';
+import { createInterface } from 'node:readline';
 import { BridgeError } from '../errors.js';
+import { parseEnvelope } from '../ingest/envelope.js';
+import { matchText } from '../pipeline.js';
 import { captureCoverage, formatCoverage } from '../patterns/coverage.js';
 import { formatExampleFailures, runExamples } from '../patterns/examples.js';
 import { formatLintFindings, lintPatterns } from '../patterns/lint.js';
@@ -55,6 +58,30 @@ Examples:
       }
     });
 
+  withPatternOptions(patterns.command('match'))
+    .description('Show what the patterns make of log lines: the rule and fields, or where each candidate rule stopped matching.')
+    .argument('[lines...]', 'log lines (any syslog form); none: one per line from standard input')
+    .addHelpText('after', `
+Prints one JSON object per line: {text, ruleId, state, fields} for a match; for no match,
+{text, ruleId: null, nearMiss, misses: [{ruleId, stopsAt: file:line, regex, column, textThere}]} for
+every rule whose prefilter occurs in the text. The text is what the bridge matches on (the envelope's
+message, with the tag in front).
+
+Examples:
+  $ ptim-bridge patterns match 'IKE_VPN_UP_ALARM_USER: VPN ra-vpn from 198.51.100.23 is up. Local-ip: ...'
+  $ grep VPN_UP_ALARM /var/log/messages | head -5 | ptim-bridge patterns match --patterns ./my-patterns`)
+    .action(async (lines: string[], opts: PatternOptions) => {
+      const { set } = load(opts);
+      const print = (line: string): void => {
+        process.stdout.write(`${JSON.stringify(describeLine(set, line))}\n`);
+      };
+      if (lines.length > 0) {
+        lines.forEach(print);
+        return;
+      }
+      for await (const line of createInterface({ input: process.stdin, crlfDelay: Infinity })) if (line !== '') print(line);
+    });
+
   withPatternOptions(patterns.command('lint'))
     .description('Flag regexes that can backtrack catastrophically (recheck) and rules no example exercises (exit 1 on findings).')
     .option('--timeout <ms>', 'time limit for the ReDoS check of one regex', parseCount, 30_000)
@@ -80,6 +107,19 @@ Examples:
         throw new BridgeError('ERR_PATTERN_LINT_FAILED', `${findings.length} lint finding${findings.length === 1 ? '' : 's'} (see above).`);
       }
     });
+}
+
+/** What `patterns match` prints for one line: the match, or why there is none. */
+function describeLine(set: PatternSet, line: string): Record<string, unknown> {
+  const text = matchText(parseEnvelope(line, Date.now()));
+  const match = set.match(text);
+  if (match) return { text, ruleId: match.ruleId, state: match.state, fields: match.fields };
+  const tried = set.rules.filter((r) => text.includes(r.prefilter));
+  const misses = tried.map((r) => {
+    const why = set.explain(r.id, text);
+    return why ? { ruleId: r.id, stopsAt: `${r.file}:${why.fileLine}`, regex: why.regexText, column: why.offset + 1, textThere: text.slice(why.offset, why.offset + 60) } : { ruleId: r.id };
+  });
+  return { text, ruleId: null, nearMiss: set.isNearMiss(text), ...(misses.length > 0 ? { misses } : {}) };
 }
 
 function withPatternOptions(command: Command): Command {

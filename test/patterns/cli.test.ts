@@ -69,8 +69,21 @@ test('patterns lint: findings exit 1 with file:line, rule and reason', async (t)
   t.regex(r.stderr, /ERR_PATTERN_LINT_FAILED: 2 lint findings/);
 });
 
-test('both commands have --help with examples', async (t) => {
-  for (const sub of ['test', 'lint']) {
+test('patterns match: fields for a match, where each candidate rule stopped for a miss (args or stdin)', async (t) => {
+  const r = await runCli(['patterns', 'match', UP, NEAR]);
+  t.is(r.code, 0, r.stderr);
+  const [hit, miss] = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  t.is(hit!.ruleId, 'junos-iked/vpn-up');
+  t.like(hit!.fields as object, { aaaUser: 'alice', tsRemote: 'ipv4(0,0-65535,10.20.0.5-10.20.0.5)' });
+  t.is(miss!.ruleId, null);
+  t.true(miss!.nearMiss);
+  t.like((miss!.misses as object[])[0]!, { ruleId: 'junos-iked/vpn-up', textThere: 'gw name: ra-gw' });
+  const piped = await runCli(['patterns', 'match'], { input: `${NOISE}\n${UP}\n` });
+  t.deepEqual(piped.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { ruleId: unknown }).ruleId), [null, 'junos-iked/vpn-up']);
+});
+
+test('the commands have --help with examples', async (t) => {
+  for (const sub of ['test', 'lint', 'match']) {
     const r = await runCli(['patterns', sub, '--help']);
     t.is(r.code, 0);
     t.regex(r.stdout, /Examples:\n\s+\$ ptim-bridge patterns /);
