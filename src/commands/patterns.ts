@@ -46,8 +46,11 @@ Examples:
       const { set, config } = load(opts);
       const results = runExamples(set);
       const failed = results.filter((r) => r.mismatches.length > 0);
+      const skipped = results.filter((r) => r.skipped).length;
+      process.stdout.write(formatRules(set));
       process.stdout.write(formatExampleFailures(results));
-      process.stdout.write(`patterns: ${set.rules.length} rules from ${set.files.length} files; ${results.length - failed.length} of ${results.length} examples pass\n`);
+      const run = results.length - skipped;
+      process.stdout.write(`patterns: ${set.rules.length} rules from ${set.files.length} files; ${run - failed.length} of ${run} examples pass${skipped > 0 ? ` (${skipped} skipped: their rule is disabled)` : ''}\n`);
       if (captures.length > 0) {
         if (captures.filter((f) => f === '-').length > 1) throw new BridgeError('ERR_USAGE', 'Standard input (-) can be given only once.');
         const summary = await captureCoverage({ set, files: captures, vpns: config.vpns, nearMissExamples: opts.nearMisses, maxLineBytes: config.limits.maxMessageBytes });
@@ -107,6 +110,14 @@ Examples:
         throw new BridgeError('ERR_PATTERN_LINT_FAILED', `${findings.length} lint finding${findings.length === 1 ? '' : 's'} (see above).`);
       }
     });
+}
+
+/** The loaded rules in match order (first match wins), with where each comes from. */
+function formatRules(set: PatternSet): string {
+  const width = Math.max(0, ...set.rules.map((r) => r.id.length));
+  const lines = set.rules.map((r, i) => `  ${String(i + 1).padStart(2)}. ${r.id.padEnd(width)}  ${r.state.padEnd(4)}  ${r.file}:${r.line}`);
+  if (set.disabled.length > 0) lines.push(`  disabled: ${set.disabled.join(', ')}`);
+  return `rules (first match wins):\n${lines.join('\n')}\n`;
 }
 
 /** What `patterns match` prints for one line: the match, or why there is none. */

@@ -16,6 +16,8 @@ export interface ExampleResult {
   /** What the set produced for the example's line. */
   match: PatternMatch | undefined;
   mismatches: readonly ExampleMismatch[];
+  /** The example expects a rule a user folder disabled: not run, not a failure. */
+  skipped?: true;
 }
 
 /**
@@ -24,6 +26,7 @@ export interface ExampleResult {
  */
 export function runExample(set: PatternSet, example: ExampleSource): ExampleResult {
   const match = set.match(example.text);
+  if (example.expect.kind === 'rule' && set.disabled.includes(example.expect.ruleId)) return { example, match, mismatches: [], skipped: true };
   const mismatches: ExampleMismatch[] = [];
   const got = match ? match.ruleId : 'no match';
   const expect = example.expect;

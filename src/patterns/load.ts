@@ -88,8 +88,12 @@ export function buildPatternSet(groups: readonly (readonly PatternFile[])[]): Pa
 
   const table = new DefinitionTable(definitions);
   const rules: CompiledRule[] = [];
+  const disabled: string[] = [];
   for (const rule of [...added, ...base]) {
-    if (rule.kind === 'disabled') continue;
+    if (rule.kind === 'disabled') {
+      disabled.push(rule.ruleId);
+      continue;
+    }
     const { regex, captureNames } = compileRule(rule, table);
     rules.push({
       id: rule.ruleId, state: rule.state, prefilter: rule.prefilter, regex, captureNames, file: rule.file, line: rule.line,
@@ -99,7 +103,7 @@ export function buildPatternSet(groups: readonly (readonly PatternFile[])[]): Pa
   }
   // A definition no rule uses is still compiled, so a typo in it surfaces at load, not months later.
   for (const def of definitions) table.subpatternsFor(`{{${def.name}}}`, { file: def.file, line: def.line });
-  return createPatternSet({ rules, nearMiss, examples, files, definitions: table });
+  return createPatternSet({ rules, nearMiss, examples, files, definitions: table, disabled });
 }
 
 /**

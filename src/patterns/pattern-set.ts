@@ -30,6 +30,8 @@ export interface PatternSet {
   readonly examples: readonly ExampleSource[];
   /** The files the set was loaded from, in load order. */
   readonly files: readonly string[];
+  /** Ids of rules a user folder disabled (`disabled: true`); examples expecting them are skipped. */
+  readonly disabled: readonly string[];
   /** First rule (in order) whose prefilter occurs in the text and whose regex matches. */
   match(text: string): PatternMatch | undefined;
   /** True when an unmatched text looks like a VPN up/down event (a near miss worth showing). */
@@ -50,8 +52,9 @@ export function createPatternSet(input: {
   files?: readonly string[];
   /** The sub-patterns the rules were built with; `explain` needs them. */
   definitions?: DefinitionTable;
+  disabled?: readonly string[];
 }): PatternSet {
-  return new CompiledPatternSet(input.rules, input.nearMiss, input.examples ?? [], input.files ?? [], input.definitions);
+  return new CompiledPatternSet(input.rules, input.nearMiss, input.examples ?? [], input.files ?? [], input.definitions, input.disabled ?? []);
 }
 
 class CompiledPatternSet implements PatternSet {
@@ -59,6 +62,7 @@ class CompiledPatternSet implements PatternSet {
   readonly literals: readonly string[];
   readonly examples: readonly ExampleSource[];
   readonly files: readonly string[];
+  readonly disabled: readonly string[];
   /** Distinct prefilters, and for each rule the index of its prefilter among them. */
   readonly #prefilters: readonly string[];
   readonly #ruleLiteral: readonly number[];
@@ -66,8 +70,9 @@ class CompiledPatternSet implements PatternSet {
   readonly #seen: Uint8Array;
   readonly #definitions: DefinitionTable | undefined;
 
-  constructor(rules: readonly CompiledRule[], nearMiss: readonly string[], examples: readonly ExampleSource[], files: readonly string[], definitions: DefinitionTable | undefined) {
+  constructor(rules: readonly CompiledRule[], nearMiss: readonly string[], examples: readonly ExampleSource[], files: readonly string[], definitions: DefinitionTable | undefined, disabled: readonly string[]) {
     this.#definitions = definitions;
+    this.disabled = Object.freeze([...disabled]);
     this.rules = Object.freeze([...rules]);
     this.examples = Object.freeze([...examples]);
     this.files = Object.freeze([...files]);
