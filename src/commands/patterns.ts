@@ -135,7 +135,7 @@ function describeLine(set: PatternSet, line: string): Record<string, unknown> {
 
 function withPatternOptions(command: Command): Command {
   return command
-    .option('-p, --patterns <dir>', 'extra pattern folder (repeatable; later folders override earlier ones by rule id)', collect, [])
+    .option('-p, --patterns <dir>', 'extra pattern folder or file (repeatable; later ones override earlier rules by id)', collect, [])
     .option('-c, --config <file>', 'YAML config (patterns.shipped, patterns.dirs, vpns for coverage)')
     .option('--no-shipped', 'leave out the shipped patterns (as patterns.shipped: false)');
 }
