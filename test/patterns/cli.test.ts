@@ -39,16 +39,17 @@ test('patterns test: an invalid pattern file exits 2 with file:line and reason, 
 test('patterns test with captures prints coverage: lines, matches per rule, skipped and why, near misses verbatim', async (t) => {
   const dir = tempDir(t);
   const plain = join(dir, 'capture.log');
-  writeFileSync(plain, [NOISE, UP, NOISE, S2S, NEAR, NOISE, ''].join('\n'));
+  writeFileSync(plain, [NOISE, UP, NOISE, S2S, NEAR, NOISE, 'IKE_VPN_DOWN_ALARM_USER: \u001b[2Jcleared', ''].join('\n'));
   const gz = join(dir, 'capture.log.gz');
   writeFileSync(gz, gzipSync([UP, NOISE, ''].join('\n')));
   const r = await runCli(['patterns', 'test', plain, gz]);
   t.is(r.code, 0, r.stderr);
-  t.regex(r.stdout, /coverage: 2 files, 8 lines seen, 4 with a pattern literal/);
+  t.regex(r.stdout, /coverage: 2 files, 9 lines seen, 5 with a pattern literal/);
   t.regex(r.stdout, /junos-iked\/vpn-up\s+3\n/);
   t.regex(r.stdout, /junos-kmd\/vpn-down\s+0\s+\(never matched\)/);
   t.regex(r.stdout, /no-client-address\s+junos-iked\/vpn-up\s+1\s+remote selector is not one address/);
-  t.regex(r.stdout, /near misses \(look like VPN events, matched no rule\): 1\n/);
+  t.regex(r.stdout, /near misses \(look like VPN events, matched no rule\): 2\n/);
+  t.true(r.stdout.includes('  | IKE_VPN_DOWN_ALARM_USER: \\x1b[2Jcleared'), 'control characters from a capture are shown escaped');
   t.true(r.stdout.includes('  | IKE_VPN_UP_ALARM_USER: VPN ra-vpn from 198.51.100.9 is up. Local-ip: 203.0.113.1, gw name: ra-gw'), r.stdout);
 });
 
