@@ -20,7 +20,15 @@ interface PatternOptions {
 export function registerPatternsCommand(program: Command): void {
   const patterns = program
     .command('patterns')
-    .description('Check pattern files: run their inline examples, measure coverage on captures, lint their regexes.');
+    .description('Check pattern files: run their inline examples, measure coverage on captures, lint their regexes.')
+    .addHelpText('after', `
+Pattern files are YAML (format: patterns/README.md). The shipped ones live in patterns/; add yours
+with --patterns DIR (repeatable) or patterns.dirs in the config.
+
+Examples:
+  $ ptim-bridge patterns test --patterns ./my-patterns /var/log/messages
+  $ ptim-bridge patterns match 'KMD_VPN_UP_ALARM_USER: VPN ra-vpn from 198.51.100.41 is up. ...'
+  $ ptim-bridge patterns lint --patterns ./my-patterns`);
 
   withPatternOptions(patterns.command('test'))
     .description('Run every inline example (exit 1 on any failure); with capture files, also print coverage per rule.')

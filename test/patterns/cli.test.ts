@@ -84,8 +84,8 @@ test('patterns match: fields for a match, where each candidate rule stopped for 
 });
 
 test('the commands have --help with examples', async (t) => {
-  for (const sub of ['test', 'lint', 'match']) {
-    const r = await runCli(['patterns', sub, '--help']);
+  for (const sub of ['', 'test', 'lint', 'match']) {
+    const r = await runCli(['patterns', ...(sub ? [sub] : []), '--help']);
     t.is(r.code, 0);
     t.regex(r.stdout, /Examples:\n\s+\$ ptim-bridge patterns /);
   }
