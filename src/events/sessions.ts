@@ -184,6 +184,38 @@ export class SessionTable {
   }
 
   /**
+   * The same fast path as `transaction()`, for callers that cannot put their work in one callback
+   * (replay commits between asynchronous reads): `begin()` opens a database transaction, `commit()`
+   * writes the table's changes and commits, `rollback()` undoes both and reloads the table.
+   * @throws Error when a transaction is already open on the connection.
+   */
+  begin(): void {
+    if (this.#db.inTransaction) throw new Error('SessionTable.begin(): a transaction is already open on this connection');
+    this.#db.exec('BEGIN');
+    try {
+      this.#sync();
+    } catch (error) {
+      this.#db.exec('ROLLBACK');
+      throw error;
+    }
+    this.#inOwnTransaction = true;
+  }
+
+  /** Writes the changes made since `begin()` and commits. On a throw, call `rollback()`. */
+  commit(): void {
+    this.#flush();
+    this.#db.exec('COMMIT');
+    this.#inOwnTransaction = false;
+  }
+
+  /** Rolls back the transaction `begin()` opened (if still open) and reloads the table from the file. */
+  rollback(): void {
+    if (this.#db.inTransaction) this.#db.exec('ROLLBACK');
+    this.#inOwnTransaction = false;
+    this.#load();
+  }
+
+  /**
    * Applies one line's candidate and returns its events in order: usually one; a superseded
    * disconnect before a connect; none for an ignored DOWN. In 'capture' mode the device's watch
    * runs first and may add expiry disconnects before them. Synchronous; never throws on any

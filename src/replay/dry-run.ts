@@ -1,8 +1,8 @@
-import type { PtimCandidate, PtimEvent, PtimState } from '../events/ptim-event.js';
-import { toEvent } from '../events/ptim-event.js';
-import type { LinePipeline } from '../pipeline.js';
+import { toEvent, type PtimCandidate, type PtimEvent, type PtimState } from '../events/ptim-event.js';
+import type { LineOutcome, LinePipeline } from '../pipeline.js';
 import type { ReceivedMessage } from '../pipeline-records.js';
 import type { NdjsonWriter } from './ndjson-writer.js';
+import { isPacketCapture, PcapParser, type PcapCounts } from './pcap.js';
 import { captureInfo, readCapture } from './read-capture.js';
 import { ChunkScanner } from './scan-chunk.js';
 
@@ -26,6 +26,8 @@ export interface ReplaySummary {
   elapsedMs: number;
   /** The output's reader went away (`| head`): reading stopped early. */
   outputClosed: boolean;
+  /** Packet captures only: packets seen, UDP messages taken, packets skipped or malformed. */
+  packets?: PcapCounts;
 }
 
 export interface ReplayProgress {
@@ -46,17 +48,23 @@ export interface DryRunOptions {
   nearMissExamples?: number;
   onProgress?: (p: ReplayProgress) => void;
   /**
-   * Session table (capture clock, src/events/sessions.ts) that turns candidates into connect /
-   * rekey / disconnect with flags; its writes commit once per read chunk. Without it, up -> connect,
-   * down -> disconnect.
+   * Turns a candidate into events (in input order). Default: up -> connect, down -> disconnect.
+   * The session table plugs in here: `(c, at) => sessions.apply(c, at)`.
    */
-  sessions?: { apply(candidate: PtimCandidate, receivedAt: number): PtimEvent[]; transaction<T>(fn: () => T): T };
+  toEvents?: (candidate: PtimCandidate, receivedAt: number) => readonly PtimEvent[];
+  /** Runs after each chunk's lines (about 1 MiB of input): a place to commit a transaction. */
+  afterChunk?: () => void | Promise<void>;
+}
+
+/** The dry run's stand-in for the session table: every up is a connect, every down a disconnect. */
+export function lineStateEvents(candidate: PtimCandidate): readonly PtimEvent[] {
+  return [toEvent(candidate, candidate.line === 'up' ? 'connect' : 'disconnect')];
 }
 
 /**
  * Replays captures without delivering: each line with a pattern literal goes through the pipeline;
- * each candidate becomes one event (up -> connect, down -> disconnect; the session table refines
- * this) written as NDJSON. Files are read one after another, in order.
+ * each candidate becomes events through `toEvents` (by default up -> connect, down -> disconnect),
+ * written as NDJSON. Files are read one after another, in order.
  * @throws BridgeError ERR_INPUT_UNREADABLE for a missing or unreadable file or corrupt gzip.
  */
 export async function replayDryRun(options: DryRunOptions): Promise<ReplaySummary> {
@@ -66,6 +74,7 @@ export async function replayDryRun(options: DryRunOptions): Promise<ReplaySummar
     events: { connect: 0, disconnect: 0, rekey: 0 }, elapsedMs: 0, outputClosed: false,
   };
   const maxExamples = options.nearMissExamples ?? 5;
+  const toEvents = options.toEvents ?? lineStateEvents;
   // Checked up front, so a typo in the last file fails before the first file's events are printed.
   const infos = options.files.map((f) => captureInfo(f));
 
@@ -74,58 +83,79 @@ export async function replayDryRun(options: DryRunOptions): Promise<ReplaySummar
     const info = infos[index]!;
     const receivedAt = options.now ?? info.mtimeMs ?? Date.now();
     const msg: ReceivedMessage = { data: Buffer.alloc(0), sender: 'file', receivedAt, transport: 'file' };
+    const handle = (outcome: LineOutcome, at: number): void => {
+      switch (outcome.kind) {
+        case 'candidate': {
+          const c = outcome.candidate;
+          summary.matched[c.pattern] = (summary.matched[c.pattern] ?? 0) + 1;
+          for (const event of toEvents(c, at)) {
+            summary.events[event.state]++;
+            options.out.write(event);
+          }
+          break;
+        }
+        case 'skipped': {
+          summary.matched[outcome.ruleId] = (summary.matched[outcome.ruleId] ?? 0) + 1;
+          const byRule = (summary.skipped[outcome.reason] ??= {});
+          byRule[outcome.ruleId] = (byRule[outcome.ruleId] ?? 0) + 1;
+          break;
+        }
+        case 'near-miss':
+          summary.nearMisses++;
+          if (summary.nearMissExamples.length < maxExamples) summary.nearMissExamples.push(outcome.text);
+          break;
+        case 'noise':
+          break;
+        default:
+          outcome satisfies never;
+      }
+    };
     const scanner = new ChunkScanner(
       options.pipeline.literals,
       (line) => {
         msg.data = line;
-        const outcome = options.pipeline.processPrefiltered(msg);
-        switch (outcome.kind) {
-          case 'candidate': {
-            const c = outcome.candidate;
-            summary.matched[c.pattern] = (summary.matched[c.pattern] ?? 0) + 1;
-            if (options.sessions) {
-              for (const event of options.sessions.apply(c, msg.receivedAt)) {
-                summary.events[event.state]++;
-                options.out.write(event);
-              }
-              break;
-            }
-            const state: PtimState = c.line === 'up' ? 'connect' : 'disconnect';
-            summary.events[state]++;
-            options.out.write(toEvent(c, state));
-            break;
-          }
-          case 'skipped': {
-            summary.matched[outcome.ruleId] = (summary.matched[outcome.ruleId] ?? 0) + 1;
-            const byRule = (summary.skipped[outcome.reason] ??= {});
-            byRule[outcome.ruleId] = (byRule[outcome.ruleId] ?? 0) + 1;
-            break;
-          }
-          case 'near-miss':
-            summary.nearMisses++;
-            if (summary.nearMissExamples.length < maxExamples) summary.nearMissExamples.push(outcome.text);
-            break;
-          case 'noise':
-            break;
-          default:
-            outcome satisfies never;
-        }
+        handle(options.pipeline.processPrefiltered(msg), receivedAt);
       },
       { maxLineBytes: options.maxLineBytes },
     );
-    // One transaction per chunk: the session writes of a chunk's lines commit together.
-    const sessions = options.sessions;
-    const push = sessions ? (chunk: Buffer) => sessions.transaction(() => scanner.push(chunk)) : (chunk: Buffer) => scanner.push(chunk);
-    const end = sessions ? () => sessions.transaction(() => scanner.end()) : () => scanner.end();
+    // A packet capture carries one message per UDP datagram, with its own sender and time.
+    let pcap: PcapParser | undefined;
+    const packetMsg: ReceivedMessage = { data: Buffer.alloc(0), sender: '', receivedAt: 0, transport: 'udp' };
+    const feed = (chunk: Buffer, first: boolean): void => {
+      if (first && isPacketCapture(chunk)) {
+        pcap = new PcapParser((m) => {
+          packetMsg.data = m.data;
+          packetMsg.sender = m.sender;
+          packetMsg.receivedAt = m.receivedAt;
+          handle(options.pipeline.process(packetMsg), m.receivedAt);
+        });
+      }
+      if (pcap) pcap.push(chunk);
+      else scanner.push(chunk);
+    };
     let fileBytes = 0;
     const linesBefore = summary.lines;
+    let first = true;
     for await (const chunk of readCapture(file, (n) => (fileBytes += n))) {
-      push(chunk);
+      feed(chunk, first);
+      first = false;
+      await options.afterChunk?.();
       await options.out.flush();
       if (options.out.closed) break;
-      options.onProgress?.({ file, fileBytes, fileSize: info.size, lines: linesBefore + scanner.counts.lines, elapsedMs: performance.now() - started });
+      const seen = pcap ? pcap.counts.udp : scanner.counts.lines;
+      options.onProgress?.({ file, fileBytes, fileSize: info.size, lines: linesBefore + seen, elapsedMs: performance.now() - started });
     }
-    end();
+    if (pcap) {
+      pcap.end();
+      const p = (summary.packets ??= { packets: 0, udp: 0, skipped: 0, malformed: 0 });
+      p.packets += pcap.counts.packets;
+      p.udp += pcap.counts.udp;
+      p.skipped += pcap.counts.skipped;
+      p.malformed += pcap.counts.malformed;
+      summary.lines += pcap.counts.udp;
+    }
+    scanner.end();
+    await options.afterChunk?.();
     summary.files++;
     summary.bytes += fileBytes;
     summary.lines += scanner.counts.lines;

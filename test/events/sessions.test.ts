@@ -257,3 +257,27 @@ test('a sessions table compacted with thousands of rows reloads exactly', (t) =>
   const again = open(t, 'wall', path);
   t.deepEqual(again.table.list(), before);
 });
+
+test('begin/commit/rollback: the same fast path for callers between asynchronous steps', (t) => {
+  const lines = script();
+  const whole = open(t, 'capture');
+  const expected = lines.flatMap((c) => whole.table.apply(c, 0));
+
+  const { db, table, path } = open(t, 'capture');
+  const cut = 12;
+  table.begin();
+  const a = lines.slice(0, cut).flatMap((c) => table.apply(c, 0));
+  table.commit();
+  table.begin();
+  for (const c of lines.slice(cut)) table.apply(c, 0);
+  table.rollback();
+  t.false(db.inTransaction);
+  table.begin();
+  t.throws(() => table.begin(), { message: /already open/ });
+  const b = lines.slice(cut).flatMap((c) => table.apply(c, 0));
+  table.commit();
+  t.deepEqual([...a, ...b], expected);
+  db.close();
+  const again = open(t, 'capture', path);
+  t.deepEqual(again.table.list(), whole.table.list());
+});

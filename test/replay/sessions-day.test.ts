@@ -70,7 +70,16 @@ test('restart at every line of the day gives the same events', async (t) => {
     const db = openStateDb(state);
     try {
       const table = new SessionTable({ db, config, clock: 'capture' });
-      await replayDryRun({ files: [file], pipeline, out: new NdjsonWriter(sink), now: Date.parse(NOW), sessions: table });
+      table.begin();
+      await replayDryRun({
+        files: [file], pipeline, out: new NdjsonWriter(sink), now: Date.parse(NOW),
+        toEvents: (c, at) => table.apply(c, at),
+        afterChunk: () => {
+          table.commit();
+          table.begin();
+        },
+      });
+      table.commit();
     } finally {
       db.close();
     }
