@@ -50,8 +50,7 @@ export interface WatchSettings {
 export type Note =
   | { kind: 'rekey-missing'; session: Session; deadline: number }
   | { kind: 'expired'; session: Session; deadline: number }
-  | { kind: 'late-down-ignored'; session: Session; candidate: PtimCandidate }
-  | { kind: 'stale-down-ignored'; session: Session; candidate: PtimCandidate };
+  | { kind: 'late-down-ignored'; session: Session; candidate: PtimCandidate };
 
 /** What a transition did, for the transitions metric. */
 export type Transition =
@@ -166,11 +165,9 @@ function applyDown(current: Session | undefined, c: PtimCandidate): RuleResult {
     // A late DOWN of a superseded session: forwarding it could make JIMS drop the new user's mapping.
     return { events: [], session: current, transition: 'ignored-down', notes: [{ kind: 'late-down-ignored', session: current, candidate: c }] };
   }
-  if (!sameTunnel(current.tunnelId, c.tunnelId)) {
-    // The DOWN of a tunnel this user already replaced (we saw the reconnect before its DOWN): the
-    // user is still connected on the new tunnel, so removing the mapping would be wrong.
-    return { events: [], session: current, transition: 'ignored-down', notes: [{ kind: 'stale-down-ignored', session: current, candidate: c }] };
-  }
+  // Same user, even with another tunnel id (a late DOWN of a tunnel the user replaced, or a
+  // firmware that numbers tunnels differently): ending the mapping is the safe side. A mapping that
+  // outlives its session is a hole; a user who loses it early gets it back at the next rekey.
   return { events: [toEvent(c, 'disconnect')], session: undefined, transition: 'disconnect', notes: [] };
 }
 

@@ -152,7 +152,7 @@ export class SessionTable {
     const transitions = registry ? counter(registry, 'ptim_bridge_session_transitions_total', 'Session table transitions by kind', ['transition']) : undefined;
     this.#transitions = cacheLabels<Transition>((t) => transitions?.labels(t));
     const ignored = registry ? counter(registry, 'ptim_bridge_session_lines_ignored_total', 'DOWN lines that produced no event, by reason', ['reason']) : undefined;
-    this.#ignored = cacheLabels<'late-down-ignored' | 'stale-down-ignored'>((r) => ignored?.labels(r));
+    this.#ignored = cacheLabels<'late-down-ignored'>((r) => ignored?.labels(r));
     this.#rekeyMissing = registry ? counter(registry, 'ptim_bridge_session_rekey_missing_total', 'Sessions whose rekey deadline passed without an UP') : undefined;
     this.#expired = registry ? counter(registry, 'ptim_bridge_session_expired_total', 'Sessions ended by the rekey watch') : undefined;
     if (registry) {
@@ -463,9 +463,8 @@ export class SessionTable {
           this.#rateLog.warn('session-expired', { device: s.device, ip: s.ip, user: s.user, vpn: s.vpn, missed: s.missed }, 'Session ended by the rekey watch: its rekeys stopped');
           break;
         case 'late-down-ignored':
-        case 'stale-down-ignored':
           this.#ignored(note.kind)?.inc();
-          this.#rateLog.warn(note.kind, { device: s.device, ip: s.ip, liveUser: s.user, liveTunnelId: s.tunnelId, input: { user: note.candidate.user, tunnelId: note.candidate.tunnelId, time: note.candidate.time } }, note.kind === 'late-down-ignored' ? 'DOWN for an IP now held by another user (a late DOWN of a superseded session): no event' : 'DOWN for a tunnel the user already replaced: no event');
+          this.#rateLog.warn(note.kind, { device: s.device, ip: s.ip, liveUser: s.user, liveTunnelId: s.tunnelId, input: { user: note.candidate.user, tunnelId: note.candidate.tunnelId, time: note.candidate.time } }, 'DOWN for an IP now held by another user (a late DOWN of a superseded session): no event');
           break;
         default:
           note satisfies never;

@@ -117,11 +117,12 @@ const cases: Case[] = [
     ],
   },
   {
-    name: 'late DOWN of the tunnel a reconnect replaced -> no event, session stays',
+    name: 'DOWN of the same user with another tunnel id -> disconnect (the safe side); the next UP connects again',
     steps: [
       [{ up: { at: T0 } }, { events: [['connect', 'alice', []]], after: { user: 'alice' } }],
       [{ up: { at: T0 + 60_000, tunnelId: '500012' } }, { events: [['connect', 'alice', ['reconnected']]], after: { user: 'alice', tunnelId: '500012' } }],
-      [{ down: { at: T0 + 120_000, tunnelId: '500011' } }, { events: [], after: { user: 'alice', tunnelId: '500012' } }],
+      [{ down: { at: T0 + 120_000, tunnelId: '500011' } }, { events: [['disconnect', 'alice', []]], after: null }],
+      [{ up: { at: T0 + H, tunnelId: '500012' } }, { events: [['connect', 'alice', []]], after: { user: 'alice', tunnelId: '500012' } }],
     ],
   },
   {
