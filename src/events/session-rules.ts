@@ -177,10 +177,10 @@ function sameTunnel(a: string | undefined, b: string | undefined): boolean {
 }
 
 function newSession(c: PtimCandidate, now: number, settings: WatchSettings, connectFlags: PtimFlag[]): Session {
-  return {
+  // Built field by field: object spread in this hot path costs more than the rule itself.
+  const s: Session = {
     device: c.device,
     ip: c.ip,
-    ...optional(c),
     user: c.user,
     domain: c.domain,
     sender: c.sender,
@@ -188,9 +188,18 @@ function newSession(c: PtimCandidate, now: number, settings: WatchSettings, conn
     lineFlags: [...c.flags],
     connectFlags,
     since: now,
+    intervalMs: 0,
     missed: 0,
-    ...deadlineFields(c.vpn, now, settings),
   };
+  if (c.ipv6 !== undefined) s.ipv6 = c.ipv6;
+  if (c.vpn !== undefined) s.vpn = c.vpn;
+  if (c.gateway !== undefined) s.gateway = c.gateway;
+  if (c.tunnelId !== undefined) s.tunnelId = c.tunnelId;
+  if (c.peer !== undefined) s.peer = c.peer;
+  const { intervalMs, deadline } = deadlineFields(c.vpn, now, settings);
+  s.intervalMs = intervalMs;
+  if (deadline !== undefined) s.deadline = deadline;
+  return s;
 }
 
 /** The attributes a rekey may legitimately change (peer after a NAT change, a corrected domain). */

@@ -75,7 +75,7 @@ type SessionValues = [
 ];
 
 /** Journal entries below which the journal is never folded into the snapshot (see #flush). */
-const MIN_COMPACT_ENTRIES = 8192;
+const MIN_COMPACT_ENTRIES = 65_536;
 
 /**
  * The live VPN session table (issue 4): turns UP/DOWN candidates into connect / rekey / disconnect
