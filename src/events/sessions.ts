@@ -337,14 +337,10 @@ export class SessionTable {
       this.#sessions.set(key, next);
       if (next.deadline !== undefined && next.deadline !== previous?.deadline) this.#heapOf(next.device).push(next.deadline, key);
       const clock = this.#clocks.get(next.device) ?? null;
-      const values = toValues(next);
       if (previous === undefined) {
-        this.#pending.push([OP_PUT, clock, ...values]);
+        this.#pending.push([OP_PUT, clock, ...toValues(next)]);
       } else {
-        const old = toValues(previous);
-        const patch: [typeof OP_PATCH, number | null, string, string, ...unknown[]] = [OP_PATCH, clock, next.device, next.ip];
-        for (let i = 2; i < values.length; i++) if (!sameValue(old[i], values[i])) patch.push(i, values[i]);
-        this.#pending.push(patch);
+        this.#pending.push(patchOf(clock, previous, next));
       }
     }
   }
@@ -512,6 +508,31 @@ function cacheLabels<L extends string>(make: (label: L) => { inc(): void } | und
     if (!cache.has(label)) cache.set(label, make(label));
     return cache.get(label);
   };
+}
+
+/**
+ * The journal patch from one state of a session to the next: (index in SessionValues, value) pairs
+ * of what changed. Compares field by field: a rekey changes three or four of eighteen.
+ */
+function patchOf(clock: number | null, a: Session, b: Session): JournalEntry {
+  const p: [typeof OP_PATCH, number | null, string, string, ...unknown[]] = [OP_PATCH, clock, b.device, b.ip];
+  if (a.ipv6 !== b.ipv6) p.push(2, b.ipv6 ?? null);
+  if (a.user !== b.user) p.push(3, b.user);
+  if (a.domain !== b.domain) p.push(4, b.domain);
+  if (a.sender !== b.sender) p.push(5, b.sender);
+  if (a.vpn !== b.vpn) p.push(6, b.vpn ?? null);
+  if (a.gateway !== b.gateway) p.push(7, b.gateway ?? null);
+  if (a.tunnelId !== b.tunnelId) p.push(8, b.tunnelId ?? null);
+  if (a.peer !== b.peer) p.push(9, b.peer ?? null);
+  if (a.pattern !== b.pattern) p.push(10, b.pattern);
+  if (!sameValue(a.lineFlags, b.lineFlags)) p.push(11, b.lineFlags);
+  if (!sameValue(a.connectFlags, b.connectFlags)) p.push(12, b.connectFlags);
+  if (a.since !== b.since) p.push(13, b.since);
+  if (a.lastRekey !== b.lastRekey) p.push(14, b.lastRekey ?? null);
+  if (a.intervalMs !== b.intervalMs) p.push(15, b.intervalMs);
+  if (a.deadline !== b.deadline) p.push(16, b.deadline ?? null);
+  if (a.missed !== b.missed) p.push(17, b.missed);
+  return p;
 }
 
 /** Equality of two journal values: flags are compared as lists. */
