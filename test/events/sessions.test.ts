@@ -243,7 +243,7 @@ test('restart after compaction at any point gives the same events, table and clo
   }
 });
 
-test('a sessions table compacted with thousands of rows reloads exactly', (t) => {
+test('thousands of sessions reload exactly, from the journal and from the snapshot', (t) => {
   const { db, table, path } = open(t, 'wall');
   table.transaction(() => {
     for (let i = 0; i < 20_000; i++) {
@@ -252,10 +252,15 @@ test('a sessions table compacted with thousands of rows reloads exactly', (t) =>
     for (let i = 0; i < 20_000; i += 7) table.apply(cand('down', T0 + 50_000 + i, { ip: `10.${i >> 16}.${(i >> 8) & 255}.${i & 255}`, user: `u${i}` }), T0 + 50_000 + i);
   });
   const before = table.list();
-  t.true((db.prepare('SELECT count(*) AS n FROM session_journal').get() as { n: number }).n <= 1, 'compacted by itself once the journal grew');
+  t.is((db.prepare('SELECT count(*) AS n FROM session_journal').get() as { n: number }).n, 1, 'one journal row per transaction');
   db.close();
-  const again = open(t, 'wall', path);
-  t.deepEqual(again.table.list(), before);
+  const fromJournal = open(t, 'wall', path);
+  t.deepEqual(fromJournal.table.list(), before);
+  fromJournal.table.compact();
+  t.is((fromJournal.db.prepare('SELECT count(*) AS n FROM session_snapshot').get() as { n: number }).n, 2, 'snapshot parts of 10,000');
+  fromJournal.db.close();
+  const fromSnapshot = open(t, 'wall', path);
+  t.deepEqual(fromSnapshot.table.list(), before);
 });
 
 test('begin/commit/rollback: the same fast path for callers between asynchronous steps', (t) => {
@@ -280,4 +285,24 @@ test('begin/commit/rollback: the same fast path for callers between asynchronous
   db.close();
   const again = open(t, 'capture', path);
   t.deepEqual(again.table.list(), whole.table.list());
+});
+
+test('the journal folds itself into the snapshot once it is long', (t) => {
+  const { db, table, path } = open(t, 'wall');
+  const ip = (i: number) => `10.0.${i >> 8}.${i & 255}`;
+  table.transaction(() => {
+    for (let i = 0; i < 1000; i++) table.apply(cand('up', T0, { ip: ip(i), user: `u${i}` }), T0);
+  });
+  // 66 rekeys each: the journal passes the 65,536-change floor in round 65, whose flush folds it.
+  for (let round = 1; round <= 66; round++) {
+    table.transaction(() => {
+      for (let i = 0; i < 1000; i++) table.apply(cand('up', T0 + round * M, { ip: ip(i), user: `u${i}` }), T0 + round * M);
+    });
+  }
+  t.is((db.prepare('SELECT count(*) AS n FROM session_snapshot').get() as { n: number }).n, 1);
+  t.is((db.prepare('SELECT count(*) AS n FROM session_journal').get() as { n: number }).n, 1, 'only round 66 is left in the journal');
+  const before = table.list();
+  t.is(before[0]!.lastRekey, new Date(T0 + 66 * M).toISOString());
+  db.close();
+  t.deepEqual(open(t, 'wall', path).table.list(), before);
 });
