@@ -2,8 +2,8 @@ import { toEvent, type PtimCandidate, type PtimEvent, type PtimFlag } from './pt
 
 /**
  * The session state machine as pure functions: (session | undefined, candidate, now) -> events and
- * the session's next state. No SQLite, no clock, no logging: the table (sessions.ts) reads the
- * current row, calls these, writes the result back and turns `notes` into logs and metrics.
+ * the session's next state. No SQLite, no clock, no logging: the table (sessions.ts) looks up the
+ * session for the key, calls these, stores the result and turns `notes` into logs and metrics.
  *
  * Key: device + client IP. User and tunnel id are attributes, compared to tell a rekey from a
  * reconnect or a new user.
