@@ -1,5 +1,6 @@
 import type { Registry } from 'prom-client';
 import type { Config } from '../config.js';
+import { BridgeError } from '../errors.js';
 import { RateLimitedLog, silentLogger, type Logger } from '../log.js';
 import { counter, gauge } from '../ops/metrics.js';
 import type { StateDb } from '../state-db.js';
@@ -124,7 +125,10 @@ export class SessionTable {
   readonly #rekeyMissing;
   readonly #expired;
 
-  /** Creates the tables if needed and loads the table into memory. Throws what better-sqlite3 throws on a broken file. */
+  /**
+   * Creates the tables if needed and loads the table into memory.
+   * @throws BridgeError ERR_STATE_UNREADABLE when the stored table cannot be read.
+   */
   constructor(options: SessionTableOptions) {
     this.#db = options.db;
     this.#clock = options.clock;
@@ -146,7 +150,11 @@ export class SessionTable {
       return result;
     });
     this.#runTransaction = <T>(fn: () => T): T => tx(fn) as T;
-    this.#load();
+    try {
+      this.#load();
+    } catch (cause) {
+      throw new BridgeError('ERR_STATE_UNREADABLE', `The session table in ${this.#db.name} cannot be read (${(cause as Error).message}). Move the state file aside to start with an empty table; the sessions it held end at their next DOWN or rekey.`, { file: this.#db.name, cause });
+    }
 
     const registry = options.registry;
     const transitions = registry ? counter(registry, 'ptim_bridge_session_transitions_total', 'Session table transitions by kind', ['transition']) : undefined;

@@ -306,3 +306,15 @@ test('the journal folds itself into the snapshot once it is long', (t) => {
   db.close();
   t.deepEqual(open(t, 'wall', path).table.list(), before);
 });
+
+test('a damaged stored table is ERR_STATE_UNREADABLE, naming the file', (t) => {
+  const { db, table, path } = open(t, 'wall');
+  table.apply(cand('up', T0), T0);
+  db.prepare("UPDATE session_journal SET entries = '[[1, null, \"srx' ").run();
+  db.close();
+  const again = openStateDb(path);
+  t.teardown(() => again.close());
+  const error = t.throws(() => new SessionTable({ db: again, config, clock: 'wall' }));
+  t.is((error as { code?: string }).code, 'ERR_STATE_UNREADABLE');
+  t.true(error!.message.includes(path));
+});
