@@ -1,0 +1,243 @@
+// Delivery bench: outbox -> forwarder -> JIMS simulator over real HTTPS + OAuth2. Runs from dist/
+// (npm run build). Prints `name: value unit` lines.
+//   fill:  events/s queued into the SQLite outbox (transactions of 10,000), in a child process.
+//   drain: a backlog of N events on disk (default 1,000,000) drained to the simulator, with the
+//          RSS of the draining process sampled every 100 ms (the point: it stays flat).
+//   live:  events/s from outbox.add (ticks of 1,000, forwarder running) to the simulator's 2xx.
+//   paced: 1,000 events/s for 10 s; p50/p99 latency from outbox.add to the simulator's 2xx
+//          (the delivery part of the end-to-end latency; lingerMs 20 is in it).
+// The simulator runs in its own process so its bookkeeping (a count per event id) is not in the
+// measured RSS. Config: the shipped defaults (batchSize 500, concurrency 4, lingerMs 20).
+// Env: BENCH_DELIVERY_N (backlog size, default 1000000), BENCH_DELIVERY_LIVE_N (default 200000),
+// BENCH_DELIVERY_PACED_SECONDS (default 10).
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+const self = fileURLToPath(import.meta.url);
+const PACED_SECONDS = Number(process.env.BENCH_DELIVERY_PACED_SECONDS ?? 10);
+const [mode, ...args] = process.argv.slice(2);
+if (mode === '--sim') await runSim();
+else if (mode === '--fill') await runFill(args[0], Number(args[1]));
+else await main();
+
+/** Event n of a deterministic stream: 65,536 client IPs, connect/rekey/disconnect in turn. */
+async function eventFactory() {
+  const { eventId } = await import('../dist/events/ptim-event.js');
+  const states = ['connect', 'rekey', 'disconnect'];
+  const base = Date.UTC(2026, 2, 14, 9);
+  return (n) => {
+    const client = n & 0xffff;
+    const round = n >>> 16;
+    const e = {
+      id: '',
+      state: states[round % 3],
+      user: `user${client}`,
+      domain: 'corp.example',
+      ip: `10.${(client >> 8) & 255}.${client & 255}.${1 + (round % 200)}`,
+      time: new Date(base + n).toISOString(),
+      device: 'srx-hq',
+      sender: '192.0.2.10',
+      vpn: 'ra-vpn',
+      gateway: 'ra-gw',
+      tunnelId: String(500000 + client),
+      peer: '198.51.100.23',
+      flags: [],
+      pattern: 'junos-iked/vpn-up',
+    };
+    e.id = eventId(e);
+    return e;
+  };
+}
+
+async function runSim() {
+  const { startJimsSim } = await import('../dist/jims-sim/server.js');
+  const sim = await startJimsSim({ clientId: 'bench', clientSecret: 'bench-secret', maxKeptEvents: 1000 });
+  process.stdout.write(`${JSON.stringify({ url: sim.url, ca: sim.ca })}\n`);
+  createInterface({ input: process.stdin }).on('line', (line) => {
+    if (line === 'count') process.stdout.write(`${JSON.stringify({ unique: sim.events().unique, received: sim.events().received })}\n`);
+  });
+  process.stdin.on('end', () => void sim.close().then(() => process.exit(0)));
+}
+
+async function runFill(file, n) {
+  const { openStateDb } = await import('../dist/state-db.js');
+  const { Outbox } = await import('../dist/delivery/outbox.js');
+  const make = await eventFactory();
+  const db = openStateDb(file);
+  const outbox = new Outbox(db);
+  const started = performance.now();
+  const chunk = 10_000;
+  for (let i = 0; i < n; i += chunk) {
+    const events = [];
+    for (let k = i; k < Math.min(n, i + chunk); k++) events.push(make(k));
+    db.transaction(() => outbox.add(events))();
+  }
+  const seconds = (performance.now() - started) / 1000;
+  db.close();
+  process.stdout.write(`${JSON.stringify({ seconds })}\n`);
+}
+
+function child(argv) {
+  const proc = spawn(process.execPath, [self, ...argv], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: proc.stdout });
+  const waiting = [];
+  lines.on('line', (line) => waiting.shift()?.(JSON.parse(line)));
+  return { proc, next: () => new Promise((resolve) => waiting.push(resolve)), send: (line) => proc.stdin.write(`${line}\n`) };
+}
+
+async function main() {
+  const n = Number(process.env.BENCH_DELIVERY_N ?? 1_000_000);
+  const liveN = Number(process.env.BENCH_DELIVERY_LIVE_N ?? 200_000);
+  const { validateConfig } = await import('../dist/config.js');
+  const { openStateDb } = await import('../dist/state-db.js');
+  const { Outbox } = await import('../dist/delivery/outbox.js');
+  const { Forwarder } = await import('../dist/delivery/forwarder.js');
+  const { createJimsClient } = await import('../dist/delivery/jims-client.js');
+  const { silentLogger } = await import('../dist/log.js');
+  const { Registry } = await import('prom-client');
+  const make = await eventFactory();
+  const dir = mkdtempSync(join(tmpdir(), 'ptim-bench-delivery-'));
+  const sim = child(['--sim']);
+  try {
+    const { url, ca } = await sim.next();
+    writeFileSync(join(dir, 'ca.pem'), ca);
+    writeFileSync(join(dir, 'secret'), 'bench-secret\n');
+    const jims = validateConfig({ jims: { url, clientId: 'bench', clientSecret: `file:${join(dir, 'secret')}`, ca: join(dir, 'ca.pem') } }).jims;
+    const log = silentLogger();
+    const simCount = async () => {
+      sim.send('count');
+      return sim.next();
+    };
+
+    // 1. Fill a backlog of n events (in a child, so this process' heap never held them).
+    const file = join(dir, 'state.db');
+    const fill = child(['--fill', file, String(n)]);
+    const { seconds: fillSeconds } = await fill.next();
+    await new Promise((resolve) => fill.proc.on('exit', resolve));
+    line('delivery.outbox_fill', Math.round(n / fillSeconds), 'events/s');
+
+    // 2. Drain it, sampling RSS.
+    {
+      const registry = new Registry();
+      const db = openStateDb(file);
+      const outbox = new Outbox(db, { registry });
+      const client = await createJimsClient(jims, { log, registry });
+      const forwarder = new Forwarder({ outbox, client, jims, log, registry });
+      const rssBefore = process.memoryUsage.rss();
+      let peak = rssBefore;
+      const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 100);
+      const started = performance.now();
+      forwarder.start();
+      await forwarder.drained();
+      const seconds = (performance.now() - started) / 1000;
+      clearInterval(sampler);
+      peak = Math.max(peak, process.memoryUsage.rss());
+      const at = await simCount();
+      await forwarder.stop();
+      client.close();
+      db.close();
+      line('delivery.backlog_events', n, 'events');
+      line('delivery.backlog_drain', Math.round(n / seconds), 'events/s');
+      line('delivery.backlog_drain_seconds', seconds.toFixed(1), 's');
+      line('delivery.backlog_rss_before', mb(rssBefore), 'MB');
+      line('delivery.backlog_rss_peak', mb(peak), 'MB');
+      line('delivery.backlog_sim_unique', at.unique, 'events');
+    }
+
+    // 3. Live: add in ticks while the forwarder runs; time until the simulator has them all.
+    {
+      const registry = new Registry();
+      const db = openStateDb(join(dir, 'live.db'));
+      const outbox = new Outbox(db, { registry });
+      const client = await createJimsClient(jims, { log, registry });
+      const forwarder = new Forwarder({ outbox, client, jims, log, registry });
+      forwarder.start();
+      const started = performance.now();
+      for (let i = 0; i < liveN; i += 1000) {
+        const events = [];
+        for (let k = i; k < Math.min(liveN, i + 1000); k++) events.push(make(n + k));
+        db.transaction(() => outbox.add(events))();
+        forwarder.notify();
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      await forwarder.drained();
+      const seconds = (performance.now() - started) / 1000;
+      const latency = await registry.getSingleMetric('ptim_bridge_delivery_latency_seconds').get();
+      await forwarder.stop();
+      client.close();
+      db.close();
+      line('delivery.outbox_to_sim', Math.round(liveN / seconds), 'events/s');
+      const p = (q) => quantile(latency.values.filter((v) => v.metricName.endsWith('_bucket')), q);
+      line('delivery.outbox_to_sim_saturated_latency_p50_le', p(0.5), 'ms');
+      line('delivery.outbox_to_sim_saturated_latency_p99_le', p(0.99), 'ms');
+    }
+
+    // 4. Paced: 1,000 events/s (10 every 10 ms) for PACED_SECONDS; latency from outbox.add to
+    //    the simulator's 2xx, measured per event (the client is wrapped to see each answer).
+    {
+      const registry = new Registry();
+      const db = openStateDb(join(dir, 'paced.db'));
+      const outbox = new Outbox(db, { registry });
+      const real = await createJimsClient(jims, { log, registry });
+      const addedAt = new Map();
+      const latencies = [];
+      const client = {
+        async push(events) {
+          const outcome = await real.push(events);
+          const now = performance.now();
+          if (outcome.kind === 'delivered') for (const e of events) latencies.push(now - addedAt.get(e.id));
+          return outcome;
+        },
+        close: () => real.close(),
+      };
+      const forwarder = new Forwarder({ outbox, client, jims, log, registry });
+      forwarder.start();
+      const total = PACED_SECONDS * 1000;
+      const started = performance.now();
+      let next = 0;
+      while (next < total) {
+        const due = Math.min(total, Math.floor((performance.now() - started) / 10) * 10 + 10);
+        if (due > next) {
+          const events = [];
+          for (; next < due; next++) events.push(make(n + liveN + next));
+          const at = performance.now();
+          db.transaction(() => outbox.add(events))();
+          for (const e of events) addedAt.set(e.id, at);
+          forwarder.notify();
+        }
+        await new Promise((resolve) => setTimeout(resolve, 2));
+      }
+      await forwarder.drained();
+      await forwarder.stop();
+      client.close();
+      db.close();
+      latencies.sort((a, b) => a - b);
+      const at = (q) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))].toFixed(1);
+      line('delivery.paced_1000_per_s_events', latencies.length, 'events');
+      line('delivery.paced_1000_per_s_latency_p50', at(0.5), 'ms');
+      line('delivery.paced_1000_per_s_latency_p99', at(0.99), 'ms');
+    }
+  } finally {
+    sim.proc.stdin.end();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Upper bound (bucket edge) of the q-quantile from cumulative histogram buckets, in ms. */
+function quantile(buckets, q) {
+  const total = buckets.find((b) => b.labels.le === '+Inf')?.value ?? 0;
+  const hit = buckets.find((b) => b.value >= q * total);
+  return hit?.labels.le === '+Inf' ? 'inf' : Math.round(Number(hit?.labels.le) * 1000);
+}
+
+function mb(bytes) {
+  return Math.round(bytes / 1048576);
+}
+
+function line(name, value, unit) {
+  process.stdout.write(`${name}: ${value} ${unit}\n`);
+}
