@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { isBridgeError } from './errors.js';
 import { registerConfigCommand } from './commands/config.js';
 import { registerDlqCommand } from './commands/dlq.js';
+import { registerJimsSimCommand } from './commands/jims-sim.js';
 
 /**
  * The `ptim-bridge` program. Each subcommand lives in src/commands/<name>.ts and registers itself
@@ -16,6 +17,7 @@ export function buildProgram(): Command {
     .exitOverride();
   registerConfigCommand(program);
   registerDlqCommand(program);
+  registerJimsSimCommand(program);
   return program;
 }
 
