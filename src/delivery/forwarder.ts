@@ -96,7 +96,8 @@ export class Forwarder {
   start(): void {
     if (this.#running) return;
     this.#running = true;
-    this.#pollTimer = setInterval(() => this.#pump(), POLL_MS);
+    // Also a safety net for a caller that forgets notify(): look at the table's end again.
+    this.#pollTimer = setInterval(() => this.notify(), POLL_MS);
     this.#pollTimer.unref();
     this.#pump();
   }

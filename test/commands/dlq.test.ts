@@ -1,9 +1,10 @@
 import test from 'ava';
+import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Outbox } from '../../src/delivery/outbox.js';
 import { openStateDb } from '../../src/state-db.js';
-import { runCli } from '../helpers/cli.js';
+import { repoRoot, runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
 import { makeEvent } from '../delivery/make-events.js';
 
@@ -104,4 +105,24 @@ test('dlq --help has examples', async (t) => {
     t.is(r.code, 0);
     t.regex(r.stdout, /Examples?:\n\s+\$ ptim-bridge dlq/);
   }
+});
+
+/** Runs the CLI on a pseudo-terminal (util-linux `script`), typing `input`. */
+function runOnTty(args: string[], input: string): { status: number | null; output: string } {
+  const command = [process.execPath, '--import', 'tsx', `${repoRoot}src/main.ts`, ...args].map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(' ');
+  const r = spawnSync('script', ['-qec', command, '/dev/null'], { input, cwd: repoRoot, encoding: 'utf8', timeout: 60_000, env: { ...process.env, NO_COLOR: '1' } });
+  return { status: r.status, output: r.stdout };
+}
+
+const hasScript = spawnSync('script', ['--version']).status === 0;
+
+(hasScript ? test : test.skip)('dlq purge on a terminal asks first; only "y" deletes', (t) => {
+  const file = stateWithDeadLetters(t);
+  const no = runOnTty(['dlq', 'purge', '--state', file], 'n\n');
+  t.is(no.status, 0, no.output);
+  t.regex(no.output, /Delete 2 dead letter\(s\), 3 event\(s\) from .* for good\? \[y\/N\]/);
+  t.regex(no.output, /Nothing purged/);
+  const yes = runOnTty(['dlq', 'purge', '2', '--state', file], 'y\n');
+  t.is(yes.status, 0, yes.output);
+  t.regex(yes.output, /Purged 1 dead letter\(s\), 1 event\(s\)/);
 });

@@ -196,3 +196,14 @@ test('a push that throws is retried, not lost', async (t) => {
   await forwarder.drained();
   t.is(client.delivered.length, 1);
 });
+
+test('rows committed without notify() are still found (poll)', async (t) => {
+  const client = new FakeJimsClient();
+  const { db, outbox, forwarder } = setup(t, client, jimsConfig());
+  forwarder.start();
+  await forwarder.drained();
+  db.transaction(() => outbox.add([makeEvent(1, 'connect')]))();
+  const deadline = Date.now() + 10_000;
+  while (client.delivered.length === 0 && Date.now() < deadline) await new Promise<void>((resolve) => setTimeout(resolve, 20));
+  t.is(client.delivered.length, 1);
+});
