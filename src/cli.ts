@@ -3,6 +3,7 @@ import { isBridgeError } from './errors.js';
 import { registerConfigCommand } from './commands/config.js';
 import { registerDlqCommand } from './commands/dlq.js';
 import { registerJimsSimCommand } from './commands/jims-sim.js';
+import { registerDemoCommand } from './commands/demo.js';
 
 /**
  * The `ptim-bridge` program. Each subcommand lives in src/commands/<name>.ts and registers itself
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
   registerConfigCommand(program);
   registerDlqCommand(program);
   registerJimsSimCommand(program);
+  registerDemoCommand(program);
   return program;
 }
 
