@@ -266,49 +266,58 @@ export class Forwarder {
       outcome = { kind: 'retry', reason: error instanceof Error ? error.message : String(error) };
     }
     this.#metrics.batches.inc({ outcome: outcome.kind });
-    try {
-      switch (outcome.kind) {
-        case 'delivered': {
-          this.#outbox.ack(batch.rows.map((r) => r.seq));
-          this.#metrics.delivered.inc(batch.rows.length);
-          const now = Date.now();
-          for (const r of batch.rows) this.#metrics.latency.observe(Math.max(0, now - r.receivedAt) / 1000);
+    switch (outcome.kind) {
+      case 'delivered':
+      case 'rejected':
+        this.#record(batch, outcome);
+        return;
+      case 'retry': {
+        batch.attempt++;
+        this.#metrics.retried.inc({ reason: outcome.status === undefined ? 'network' : String(outcome.status) });
+        if (!this.#running) {
           this.#finish(batch);
           return;
         }
-        case 'retry': {
-          batch.attempt++;
-          this.#metrics.retried.inc({ reason: outcome.status === undefined ? 'network' : String(outcome.status) });
-          if (!this.#running) {
-            this.#finish(batch);
-            return;
-          }
-          // retryDelay counts from 0 (the first retry).
-          const delayMs = retryDelay(batch.attempt - 1, { minMs: this.#jims.retryMinDelayMs, maxMs: this.#jims.retryMaxDelayMs, retryAfterMs: outcome.retryAfterMs });
-          this.#limited.warn('jims-retry', { batch: batch.id, events: batch.rows.length, attempt: batch.attempt, delayMs, status: outcome.status, why: outcome.reason }, 'JIMS did not take the batch; retrying');
-          batch.timer = setTimeout(() => {
-            batch.timer = undefined;
-            if (this.#running) this.#enqueue(batch);
-          }, delayMs);
-          return;
-        }
-        case 'rejected': {
-          const id = this.#outbox.deadLetter({ batchId: batch.id, status: outcome.status, body: outcome.body, rows: batch.rows });
-          this.#metrics.deadLettered.inc(batch.rows.length);
-          this.#log.error({ batch: batch.id, deadLetter: id, status: outcome.status, events: batch.rows.length }, 'JIMS rejected a batch; moved to the dead-letter table (see `ptim-bridge dlq list`)');
-          this.#finish(batch);
-          return;
-        }
-        default:
-          outcome satisfies never;
+        // retryDelay counts from 0 (the first retry).
+        const delayMs = retryDelay(batch.attempt - 1, { minMs: this.#jims.retryMinDelayMs, maxMs: this.#jims.retryMaxDelayMs, retryAfterMs: outcome.retryAfterMs });
+        this.#limited.warn('jims-retry', { batch: batch.id, events: batch.rows.length, attempt: batch.attempt, delayMs, status: outcome.status, why: outcome.reason }, 'JIMS did not take the batch; retrying');
+        batch.timer = setTimeout(() => {
+          batch.timer = undefined;
+          if (this.#running) this.#enqueue(batch);
+        }, delayMs);
+        return;
       }
-    } catch (error) {
-      // Recording the outcome failed (database error): the rows are still in the outbox; read
-      // them again from the start so they are sent again rather than forgotten.
-      this.#metrics.errors.inc({ reason: 'outbox' });
-      this.#limited.warn('outbox', { err: error, batch: batch.id }, 'Could not record a push outcome; the batch will be sent again');
-      this.#rescan = true;
+      default:
+        outcome satisfies never;
+    }
+  }
+
+  /**
+   * Writes a final outcome to the database. If that fails (disk full, locked), the batch stays
+   * unfinished, so its IPs stay blocked, and the write is tried again later: releasing the IPs
+   * first would let a later event of the same IP out before this batch is settled.
+   */
+  #record(batch: Batch, outcome: Extract<PushOutcome, { kind: 'delivered' | 'rejected' }>, failures = 0): void {
+    try {
+      if (outcome.kind === 'delivered') {
+        this.#outbox.ack(batch.rows.map((r) => r.seq));
+        this.#metrics.delivered.inc(batch.rows.length);
+        const now = Date.now();
+        for (const r of batch.rows) this.#metrics.latency.observe(Math.max(0, now - r.receivedAt) / 1000);
+      } else {
+        const id = this.#outbox.deadLetter({ batchId: batch.id, status: outcome.status, body: outcome.body, rows: batch.rows });
+        this.#metrics.deadLettered.inc(batch.rows.length);
+        this.#log.error({ batch: batch.id, deadLetter: id, status: outcome.status, events: batch.rows.length }, 'JIMS rejected a batch; moved to the dead-letter table (see `ptim-bridge dlq list`)');
+      }
       this.#finish(batch);
+    } catch (error) {
+      this.#metrics.errors.inc({ reason: 'outbox' });
+      this.#limited.warn('outbox', { err: error, batch: batch.id }, 'Could not record a push outcome in the outbox; trying again');
+      if (!this.#running) return; // The rows stay in the outbox and go again at the next start.
+      batch.timer = setTimeout(() => {
+        batch.timer = undefined;
+        if (this.#running) this.#record(batch, outcome, failures + 1);
+      }, retryDelay(failures, { minMs: this.#jims.retryMinDelayMs, maxMs: this.#jims.retryMaxDelayMs }));
     }
   }
 

@@ -207,3 +207,23 @@ test('rows committed without notify() are still found (poll)', async (t) => {
   while (client.delivered.length === 0 && Date.now() < deadline) await new Promise<void>((resolve) => setTimeout(resolve, 20));
   t.is(client.delivered.length, 1);
 });
+
+test('a failed ack keeps the IP blocked and is tried again; nothing is sent twice or out of order', async (t) => {
+  const client = new FakeJimsClient();
+  const { db, outbox, forwarder, registry } = setup(t, client, jimsConfig({ batchSize: 1 }));
+  const ack = outbox.ack.bind(outbox);
+  let acks = 0;
+  const pushedAfterAcks: number[] = [];
+  client.onPush = () => pushedAfterAcks.push(acks);
+  outbox.ack = (seqs) => {
+    if (acks++ === 0) throw new Error('SQLITE_FULL: database or disk is full');
+    ack(seqs);
+  };
+  db.transaction(() => outbox.add([makeEvent(1, 'connect'), makeEvent(1, 'disconnect', 1)]))();
+  forwarder.start();
+  await forwarder.drained();
+  t.deepEqual(client.pushes.map((p) => p.map((e) => e.state)), [['connect'], ['disconnect']]);
+  t.true(pushedAfterAcks[1]! >= 2, 'the disconnect went only after the connect was recorded');
+  t.is(await metric(registry, 'ptim_bridge_forwarder_errors_total'), 1);
+  t.is(outbox.recount(), 0);
+});
