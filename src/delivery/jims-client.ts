@@ -146,6 +146,8 @@ export class HttpJimsClient implements JimsClient {
 
   async push(events: readonly PtimEvent[]): Promise<PushOutcome> {
     if (this.#closed) return { kind: 'retry', reason: 'JIMS client closed' };
+    // JIMS answers 400 to an empty list; there is nothing to deliver anyway.
+    if (events.length === 0) return { kind: 'delivered', accepted: 0, endpoint: this.#selector.active };
     const body = JSON.stringify({ events });
     const first = this.#selector.active;
     let attempt = await this.#pushTo(first, body, events.length);
