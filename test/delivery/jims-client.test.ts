@@ -164,8 +164,9 @@ test('503 storm: every push is a retry with the status; then JIMS recovers', asy
 
 test('slow JIMS: the request times out, is a retry, and the abandoned batch is not recorded', async (t) => {
   const s = await sim(t);
-  const c = await client(t, s, { jims: { timeoutMs: 300 } });
-  await c.push(batch); // token fetched while fast
+  // Generous against a loaded machine, still far below the injected latency.
+  const c = await client(t, s, { jims: { timeoutMs: 1500 } });
+  t.is((await c.push(batch)).kind, 'delivered'); // token fetched while fast
   await s.setBehaviour({ latencyMs: 30_000 });
   const outcome = await c.push(batch);
   t.is(outcome.kind, 'retry');
@@ -283,7 +284,7 @@ test('the secret and tokens never reach the logs or outcomes', async (t) => {
   const primary = await sim(t, { tls: cert });
   const secondary = await sim(t, { tls: cert });
   const logs = capturingLogger();
-  const c = await client(t, primary, { jims: { ca: ca.caFile, secondaryUrl: secondary.url, insecureSkipVerify: true, timeoutMs: 300 }, log: logs.log });
+  const c = await client(t, primary, { jims: { ca: ca.caFile, secondaryUrl: secondary.url, insecureSkipVerify: true, timeoutMs: 1500 }, log: logs.log });
   const outcomes: unknown[] = [];
   outcomes.push(await c.push(batch));
   primary.revokeTokens();
@@ -293,7 +294,7 @@ test('the secret and tokens never reach the logs or outcomes', async (t) => {
   await primary.setBehaviour({ next: { status: 401, route: 'token' } });
   primary.revokeTokens();
   outcomes.push(await c.push(batch));
-  await primary.setBehaviour({ latencyMs: 5000 });
+  await primary.setBehaviour({ latencyMs: 30_000 });
   outcomes.push(await c.push(batch));
   await primary.setBehaviour({ down: true });
   outcomes.push(await c.push(batch));
