@@ -52,14 +52,20 @@ class TokenFetchError extends Error {
  * Builds the JIMS client from the `jims` config section: resolves the client secret now (so a
  * missing one stops the start, not the first push), reads the CA file, and warns once when
  * certificate verification is off. Makes no request.
- * @throws ConfigError (ERR_CONFIG_INVALID) when url / clientId / clientSecret is missing or the CA
- *   file cannot be read; BridgeError ERR_SECRET_UNAVAILABLE when the secret reference cannot be resolved.
+ * @throws ConfigError (ERR_CONFIG_INVALID) when url / clientId / clientSecret is missing, a URL
+ *   carries user:password@, or the CA file cannot be read; BridgeError ERR_SECRET_UNAVAILABLE when the secret reference cannot be resolved.
  */
 export async function createJimsClient(jims: JimsSettings, deps: JimsClientDeps): Promise<HttpJimsClient> {
   if (!jims.url) throw new ConfigError('Expected `jims.url` an https:// URL, got nothing. Set it in the config or pass --jims-url.', { key: 'jims.url' });
   if (!jims.clientId) throw new ConfigError('Expected `jims.clientId` a non-empty string, got nothing. Set it in the config or pass --jims-client-id.', { key: 'jims.clientId' });
   if (!jims.clientSecret) {
     throw new ConfigError('Expected `jims.clientSecret` a secret reference: env:NAME or file:PATH, got nothing. Set it in the config, or export PTIM_JIMS_CLIENT_SECRET.', { key: 'jims.clientSecret' });
+  }
+  for (const [key, url] of [['jims.url', jims.url], ['jims.secondaryUrl', jims.secondaryUrl]] as const) {
+    // Credentials in a URL would end up in logs and metrics labels; they belong in clientSecret.
+    if (url !== undefined && /^[a-z]+:\/\/[^/]*@/i.test(url)) {
+      throw new ConfigError(`Expected \`${key}\` a URL without user:password@, got one with credentials (hidden). Put the secret in jims.clientSecret (env:NAME or file:PATH).`, { key });
+    }
   }
   const secret = await resolveSecret(jims.clientSecret, 'jims.clientSecret');
   let ca: string | undefined;

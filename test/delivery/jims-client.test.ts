@@ -321,6 +321,9 @@ test('missing or unresolvable settings fail at creation with a code', async (t) 
   const noCa = await t.throwsAsync<BridgeError>(() => createJimsClient({ ...base, clientSecret: `env:${SECRET_ENV}`, ca: '/nonexistent/ca.pem' }, deps));
   t.is(noCa?.code, 'ERR_CONFIG_INVALID');
   t.is(noCa?.key, 'jims.ca');
+  const withCreds = await t.throwsAsync<BridgeError>(() => createJimsClient({ ...base, clientSecret: `env:${SECRET_ENV}`, secondaryUrl: 'https://u:hunter2@127.0.0.1:2' }, deps));
+  t.is(withCreds?.key, 'jims.secondaryUrl');
+  t.false(withCreds?.message.includes('hunter2'));
 });
 
 test('connection refused with no secondary: a retry naming the cause; check() says unavailable', async (t) => {
