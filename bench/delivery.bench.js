@@ -129,8 +129,16 @@ async function main() {
       const forwarder = new Forwarder({ outbox, client, jims, log, registry });
       const rssBefore = process.memoryUsage.rss();
       let peak = rssBefore;
-      const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 100);
       const started = performance.now();
+      let samples = 0;
+      const sampler = setInterval(() => {
+        peak = Math.max(peak, process.memoryUsage.rss());
+        // BENCH_DELIVERY_TRACE=1: the RSS curve on stderr, to tell a plateau from a leak.
+        if (process.env.BENCH_DELIVERY_TRACE && ++samples % 20 === 0) {
+          const m = process.memoryUsage();
+          process.stderr.write(`t=${((performance.now() - started) / 1000).toFixed(0)}s backlog=${outbox.backlog()} rss=${mb(m.rss)}MB heap=${mb(m.heapUsed)}MB external=${mb(m.external)}MB\n`);
+        }
+      }, 100);
       forwarder.start();
       await forwarder.drained();
       const seconds = (performance.now() - started) / 1000;
