@@ -135,7 +135,9 @@ export class HttpJimsClient implements JimsClient {
       seconds: histogram(r, 'ptim_bridge_jims_request_seconds', 'JIMS request duration', [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], ['endpoint', 'route']),
       switches: counter(r, 'ptim_bridge_jims_endpoint_switches_total', 'Switches between primary and secondary JIMS', ['to']),
       active: gauge(r, 'ptim_bridge_jims_active_endpoint', '1 for the JIMS endpoint in use', ['endpoint']),
-      tokens: counter(r, 'ptim_bridge_jims_token_fetches_total', 'OAuth2 tokens fetched', ['endpoint', 'why']),
+      tokens: counter(r, 'ptim_bridge_jims_token_fetches_total', 'OAuth2 tokens fetched', ['endpoint']),
+      unauthorized: counter(r, 'ptim_bridge_jims_unauthorized_total', 'Pushes answered 401 (each triggers one token refresh)', ['endpoint']),
+      probes: counter(r, 'ptim_bridge_jims_primary_probes_total', 'Probes of the primary while on the secondary', ['result']),
     };
     this.#metrics.active.set({ endpoint: 'primary' }, 1);
     this.#metrics.active.set({ endpoint: 'secondary' }, 0);
@@ -231,7 +233,7 @@ export class HttpJimsClient implements JimsClient {
     if (verdict.kind === 'unauthorized') {
       // The token expired or was revoked early: one fresh token, one more try.
       ep.tokens.invalidate(token);
-      this.#metrics.tokens.inc({ endpoint: name, why: '401' });
+      this.#metrics.unauthorized.inc({ endpoint: name });
       try {
         token = await ep.tokens.get();
       } catch (error) {
@@ -301,7 +303,7 @@ export class HttpJimsClient implements JimsClient {
       throw new TokenFetchError({ kind: 'rejected', status: verdict.status, body: 'token answer without an access_token' });
     }
     const expires = Number(parsed.expires_in);
-    this.#metrics.tokens.inc({ endpoint: name, why: 'fetch' });
+    this.#metrics.tokens.inc({ endpoint: name });
     return { accessToken: parsed.access_token, expiresInSeconds: Number.isFinite(expires) && expires > 0 ? expires : undefined };
   }
 
@@ -358,9 +360,10 @@ export class HttpJimsClient implements JimsClient {
     try {
       // A real request, not the cached token: the question is whether the primary answers now.
       await this.#endpoints.primary?.tokens.forceRefresh();
-      this.#metrics.tokens.inc({ endpoint: 'primary', why: 'probe' });
+      this.#metrics.probes.inc({ result: 'answered' });
       if (!this.#closed) this.#backToPrimary();
     } catch {
+      this.#metrics.probes.inc({ result: 'failed' });
       // Still down: stay on the secondary; the next tick probes again.
     } finally {
       this.#probeRunning = false;
