@@ -59,6 +59,7 @@ async function runSim() {
   process.stdout.write(`${JSON.stringify({ url: sim.url, ca: sim.ca })}\n`);
   createInterface({ input: process.stdin }).on('line', (line) => {
     if (line === 'count') process.stdout.write(`${JSON.stringify({ unique: sim.events().unique, received: sim.events().received })}\n`);
+    if (line === 'cpu') process.stdout.write(`${JSON.stringify(process.cpuUsage())}\n`);
   });
   process.stdin.on('end', () => void sim.close().then(() => process.exit(0)));
 }
@@ -112,6 +113,16 @@ async function main() {
       sim.send('count');
       return sim.next();
     };
+    // CPU time, unlike wall time, stays meaningful when other jobs share the cores.
+    const simCpu = async () => {
+      sim.send('cpu');
+      const { user, system } = await sim.next();
+      return user + system;
+    };
+    const ownCpu = () => {
+      const { user, system } = process.cpuUsage();
+      return user + system;
+    };
 
     // 1. Fill a backlog of n events (in a child, so this process' heap never held them).
     const file = join(dir, 'state.db');
@@ -130,6 +141,8 @@ async function main() {
       const rssBefore = process.memoryUsage.rss();
       let peak = rssBefore;
       const started = performance.now();
+      const cpuBefore = ownCpu();
+      const simCpuBefore = await simCpu();
       let samples = 0;
       const sampler = setInterval(() => {
         peak = Math.max(peak, process.memoryUsage.rss());
@@ -142,6 +155,8 @@ async function main() {
       forwarder.start();
       await forwarder.drained();
       const seconds = (performance.now() - started) / 1000;
+      const cpu = ownCpu() - cpuBefore;
+      const simCpuUsed = (await simCpu()) - simCpuBefore;
       clearInterval(sampler);
       peak = Math.max(peak, process.memoryUsage.rss());
       const at = await simCount();
@@ -151,6 +166,8 @@ async function main() {
       line('delivery.backlog_events', n, 'events');
       line('delivery.backlog_drain', Math.round(n / seconds), 'events/s');
       line('delivery.backlog_drain_seconds', seconds.toFixed(1), 's');
+      line('delivery.backlog_drain_bridge_cpu', (cpu / n).toFixed(1), 'us/event');
+      line('delivery.backlog_drain_sim_cpu', (simCpuUsed / n).toFixed(1), 'us/event');
       line('delivery.backlog_rss_before', mb(rssBefore), 'MB');
       line('delivery.backlog_rss_peak', mb(peak), 'MB');
       line('delivery.backlog_sim_unique', at.unique, 'events');
