@@ -8,8 +8,10 @@
 //          (the delivery part of the end-to-end latency; lingerMs 20 is in it).
 // The simulator runs in its own process so its bookkeeping (a count per event id) is not in the
 // measured RSS. Config: the shipped defaults (batchSize 500, concurrency 4, lingerMs 20).
+//   e2e:   when `run` delivers (bin/ptim-bridge.js run --jims-url ...): TCP syslog VPN-up lines
+//          -> simulator 2xx, events/s, and p50/p99 latency at 1,000 events/s (send -> JIMS receipt).
 // Env: BENCH_DELIVERY_N (backlog size, default 1000000), BENCH_DELIVERY_LIVE_N (default 200000),
-// BENCH_DELIVERY_PACED_SECONDS (default 10).
+// BENCH_DELIVERY_PACED_SECONDS (default 10), BENCH_DELIVERY_E2E_N (default 100000).
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -55,11 +57,12 @@ async function eventFactory() {
 
 async function runSim() {
   const { startJimsSim } = await import('../dist/jims-sim/server.js');
-  const sim = await startJimsSim({ clientId: 'bench', clientSecret: 'bench-secret', maxKeptEvents: 1000 });
+  const sim = await startJimsSim({ clientId: 'bench', clientSecret: 'bench-secret', maxKeptEvents: Number(args[0] ?? 1000) });
   process.stdout.write(`${JSON.stringify({ url: sim.url, ca: sim.ca })}\n`);
   createInterface({ input: process.stdin }).on('line', (line) => {
     if (line === 'count') process.stdout.write(`${JSON.stringify({ unique: sim.events().unique, received: sim.events().received })}\n`);
     if (line === 'cpu') process.stdout.write(`${JSON.stringify(process.cpuUsage())}\n`);
+    if (line === 'arrivals') process.stdout.write(`${JSON.stringify(sim.events().events.map((e) => [e.event.ip, e.receivedAt]))}\n`);
   });
   process.stdin.on('end', () => void sim.close().then(() => process.exit(0)));
 }
@@ -246,9 +249,121 @@ async function main() {
       line('delivery.paced_1000_per_s_latency_p50', at(0.5), 'ms');
       line('delivery.paced_1000_per_s_latency_p99', at(0.99), 'ms');
     }
+
+    // 5. End to end through the real `run` process (when this build delivers): TCP syslog ->
+    //    listeners -> patterns -> sessions -> outbox -> forwarder -> simulator 2xx.
+    await endToEnd(dir);
   } finally {
     sim.proc.stdin.end();
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const E2E_N = Number(process.env.BENCH_DELIVERY_E2E_N ?? 100_000);
+
+/** An iked VPN-up line (JUNOS-LOGS.md) for client n: its own address, user and tunnel. */
+function vpnUp(n) {
+  const ip = `172.${16 + ((n >> 16) & 15)}.${(n >> 8) & 255}.${n & 255}`;
+  return `<30>Mar 14 09:02:11 srx-hq iked[4242]: IKE_VPN_UP_ALARM_USER: VPN ra-vpn from 198.51.100.23 is up. Local-ip: 203.0.113.1, gateway name: ra-gw, vpn name: ra-vpn, tunnel-id: ${100000 + n}, local tunnel-if: st0.1, remote tunnel-ip: Not-Available, Local IKE-ID: vpn.example.com, Remote IKE-ID: @ra.auth, AAA username: user${n}, VR id: root, Traffic-selector: ts1, Traffic-selector local ID: ipv4(0,0-65535,0.0.0.0-255.255.255.255) , Traffic-selector remote ID: ipv4(0,0-65535,${ip}-${ip}) , SA Type: dynamic\n`;
+}
+
+async function endToEnd(dir) {
+  const { existsSync } = await import('node:fs');
+  const { connect } = await import('node:net');
+  const bin = fileURLToPath(new URL('../bin/ptim-bridge.js', import.meta.url));
+  if (!existsSync(fileURLToPath(new URL('../dist/commands/run.js', import.meta.url)))) {
+    line('delivery.e2e_tcp_to_sim', 'skipped', '(no run command in this build)');
+    return;
+  }
+  const pacedN = PACED_SECONDS * 1000;
+  const sim = child(['--sim', String(pacedN + 1000)]);
+  const { url, ca } = await sim.next();
+  writeFileSync(join(dir, 'e2e-ca.pem'), ca);
+  const count = async () => {
+    sim.send('count');
+    return (await sim.next()).unique;
+  };
+  /** Waits until the simulator has `target` events; false when nothing new came for 30 s. */
+  const reach = async (target) => {
+    let last = -1;
+    let lastChange = performance.now();
+    for (;;) {
+      const n = await count();
+      if (n >= target) return true;
+      if (n !== last) [last, lastChange] = [n, performance.now()];
+      if (performance.now() - lastChange > 30_000) {
+        line('delivery.e2e_stalled_at', n, `events (of ${target})`);
+        return false;
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  const run = spawn(process.execPath, [bin, 'run', '--listen', 'tcp://127.0.0.1:0', '--allow-sender', '127.0.0.1', '--jims-url', url, '--jims-client-id', 'bench', '--jims-ca', join(dir, 'e2e-ca.pem'), '--state', join(dir, 'e2e.db')], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, PTIM_JIMS_CLIENT_SECRET: 'bench-secret' },
+  });
+  let output = '';
+  const port = await new Promise((resolve) => {
+    const look = (b) => {
+      output += b.toString();
+      const m = /"transport":"tcp".*?"port":(\d+)/.exec(output);
+      if (m) resolve(Number(m[1]));
+    };
+    run.stdout.on('data', look);
+    run.stderr.on('data', look);
+    run.once('exit', () => resolve(undefined));
+  });
+  try {
+    if (port === undefined) {
+      line('delivery.e2e_tcp_to_sim', 'skipped', `(run does not deliver yet: ${output.trim().split('\n')[0]?.slice(0, 160)})`);
+      return;
+    }
+    const socket = connect({ port, host: '127.0.0.1' });
+    await new Promise((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+    const write = (text) => (socket.write(text) ? undefined : new Promise((r) => socket.once('drain', r)));
+
+    // Latency at 1,000 events/s: 10 lines every 10 ms; receipt at the simulator minus send time.
+    // First, because the simulator keeps (with their receipt time) only the first events it sees.
+    const sentAt = new Map();
+    const first = 0;
+    const t0 = performance.now();
+    for (let next = 0; next < pacedN; ) {
+      const due = Math.min(pacedN, Math.floor((performance.now() - t0) / 10) * 10 + 10);
+      if (due > next) {
+        let chunk = '';
+        const now = Date.now();
+        for (; next < due; next++) {
+          chunk += vpnUp(first + next);
+          sentAt.set(`172.${16 + (((first + next) >> 16) & 15)}.${((first + next) >> 8) & 255}.${(first + next) & 255}`, now);
+        }
+        await write(chunk);
+      }
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    if (!(await reach(pacedN))) return;
+    sim.send('arrivals');
+    const arrivals = await sim.next();
+    const latencies = arrivals.filter(([ip]) => sentAt.has(ip)).map(([ip, at]) => at - sentAt.get(ip)).sort((a, b) => a - b);
+    const q = (x) => latencies[Math.min(latencies.length - 1, Math.floor(x * latencies.length))];
+    line('delivery.e2e_1000_per_s_events', latencies.length, 'events');
+    line('delivery.e2e_1000_per_s_latency_p50', q(0.5), 'ms');
+    line('delivery.e2e_1000_per_s_latency_p99', q(0.99), 'ms');
+
+    // Throughput: E2E_N connects as fast as TCP takes them; timed until the simulator has all.
+    const started = performance.now();
+    for (let i = 0; i < E2E_N; i += 200) {
+      let chunk = '';
+      for (let k = i; k < Math.min(E2E_N, i + 200); k++) chunk += vpnUp(pacedN + k);
+      await write(chunk);
+    }
+    if (!(await reach(pacedN + E2E_N))) return;
+    line('delivery.e2e_tcp_to_sim', Math.round(E2E_N / ((performance.now() - started) / 1000)), 'events/s');
+
+    socket.end();
+  } finally {
+    run.kill('SIGTERM');
+    await new Promise((r) => (run.exitCode === null ? run.once('exit', r) : r()));
+    sim.proc.stdin.end();
   }
 }
 
