@@ -227,3 +227,25 @@ test('a failed ack keeps the IP blocked and is tried again; nothing is sent twic
   t.is(await metric(registry, 'ptim_bridge_forwarder_errors_total'), 1);
   t.is(outbox.recount(), 0);
 });
+
+test('an IP waiting for its retry holds back only its own events; other IPs go on', async (t) => {
+  const stuck = makeEvent(1, 'connect');
+  let refusals = 0;
+  // The stuck IP is refused until the other IPs are through: no timing involved.
+  const client = new FakeJimsClient((events) => {
+    if (events.some((e) => e.id === stuck.id) && client.delivered.length < 3) {
+      refusals++;
+      return { kind: 'retry', reason: 'HTTP 503', status: 503 };
+    }
+    return { kind: 'delivered', accepted: 0, endpoint: 'primary' };
+  });
+  const { db, outbox, forwarder } = setup(t, client, jimsConfig({ batchSize: 1, concurrency: 2 }));
+  db.transaction(() => outbox.add([stuck, makeEvent(2, 'connect'), makeEvent(1, 'disconnect', 1), makeEvent(3, 'connect'), makeEvent(2, 'disconnect', 1)]))();
+  forwarder.start();
+  await forwarder.drained();
+  const order = client.delivered.map((e) => `${e.ip} ${e.state}`);
+  t.true(refusals >= 1);
+  t.deepEqual(new Set(order.slice(0, 3)), new Set(['10.0.0.2 connect', '10.0.0.3 connect', '10.0.0.2 disconnect']));
+  t.true(order.indexOf('10.0.0.2 connect') < order.indexOf('10.0.0.2 disconnect'));
+  t.deepEqual(order.slice(3), ['10.0.0.1 connect', '10.0.0.1 disconnect']);
+});
