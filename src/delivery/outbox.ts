@@ -73,6 +73,8 @@ export class Outbox {
   readonly #count: Statement<[], { n: number }>;
   readonly #insertDead: Statement<[string, number, string, number, number, string]>;
   readonly #backlogGauge;
+  readonly #deadGauge;
+  readonly #countDead: Statement<[], { n: number }>;
   readonly #added;
   #backlog: number;
   #dataVersion: number;
@@ -87,12 +89,15 @@ export class Outbox {
     this.#delete = db.prepare('DELETE FROM outbox WHERE seq IN (SELECT value FROM json_each(?))');
     this.#count = db.prepare('SELECT count(*) AS n FROM outbox');
     this.#insertDead = db.prepare('INSERT INTO dead_letters (batch_id, status, body, time, event_count, events) VALUES (?, ?, ?, ?, ?, ?)');
+    this.#countDead = db.prepare('SELECT count(*) AS n FROM dead_letters');
     this.#backlog = this.#count.get()!.n;
     this.#dataVersion = this.#readDataVersion();
     if (options.registry) {
       this.#backlogGauge = gauge(options.registry, 'ptim_bridge_outbox_backlog', 'Events in the outbox waiting for a JIMS 2xx');
       this.#backlogGauge.set(this.#backlog);
       this.#added = counter(options.registry, 'ptim_bridge_outbox_added_total', 'Events queued in the outbox');
+      this.#deadGauge = gauge(options.registry, 'ptim_bridge_outbox_dead_letters', 'Batches in the dead-letter table (see `ptim-bridge dlq list`)');
+      this.#deadGauge.set(this.#countDead.get()!.n);
     }
   }
 
@@ -141,6 +146,7 @@ export class Outbox {
       id = Number(this.#insertDead.run(input.batchId, input.status, body, input.time ?? Date.now(), events.length, JSON.stringify(events)).lastInsertRowid);
     })();
     this.#setBacklog(this.#backlog - removed);
+    this.#deadGauge?.inc();
     return id;
   }
 
@@ -155,9 +161,10 @@ export class Outbox {
     return true;
   }
 
-  /** Recounts the backlog from the table (O(n)); after outside changes. */
+  /** Recounts the backlog (O(n)) and the dead letters from the tables; after outside changes. */
   recount(): number {
     this.#setBacklog(this.#count.get()!.n);
+    this.#deadGauge?.set(this.#countDead.get()!.n);
     return this.#backlog;
   }
 

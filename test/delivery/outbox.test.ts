@@ -60,6 +60,21 @@ test('deadLetter moves rows aside in one step with status, cut body and events',
   t.is(events[0]!.event.id, makeEvent(1, 'connect').id);
 });
 
+test('dead-letter gauge follows moves here and, after recount, changes made elsewhere', async (t) => {
+  const db = openStateDb(join(tempDir(t), 'state.db'));
+  t.teardown(() => db.close());
+  const registry = new Registry();
+  const outbox = new Outbox(db, { registry });
+  const dead = async () => (await registry.getSingleMetric('ptim_bridge_outbox_dead_letters')!.get()).values[0]?.value;
+  t.is(await dead(), 0);
+  db.transaction(() => outbox.add([makeEvent(1, 'connect')]))();
+  outbox.deadLetter({ batchId: 'b', status: 400, body: '', rows: outbox.read(0, 1) });
+  t.is(await dead(), 1);
+  db.exec('DELETE FROM dead_letters');
+  outbox.recount();
+  t.is(await dead(), 0);
+});
+
 test('changedElsewhere sees commits of another connection, not its own', (t) => {
   const file = join(tempDir(t), 'state.db');
   const db = openStateDb(file);
