@@ -35,7 +35,7 @@ Examples:
   $ ptim-bridge dlq list --state state.db --json | jq '.[] | select(.status == 400) | .id'`)
     .action((opts: StateOptions & { json?: boolean }) => {
       withDb(opts, (db, file) => {
-        const letters = new DeadLetters(db).list();
+        const letters = new DeadLetters(db).list(opts.json ? {} : { bodyChars: 4 * EXCERPT });
         if (opts.json) {
           const out = letters.map((d) => ({ id: d.id, batchId: d.batchId, time: new Date(d.time).toISOString(), status: d.status, events: d.eventCount, body: d.body }));
           process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);

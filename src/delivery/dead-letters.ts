@@ -39,9 +39,13 @@ export class DeadLetters {
     ensureOutboxSchema(db);
   }
 
-  /** All dead letters, oldest first, without their events. */
-  list(): DeadLetter[] {
-    const rows = this.#db.prepare('SELECT id, batch_id, status, body, time, event_count FROM dead_letters ORDER BY id').all() as Array<{ id: number; batch_id: string; status: number; body: string; time: number; event_count: number }>;
+  /**
+   * All dead letters, oldest first, without their events. `bodyChars` cuts each body in SQL, so a
+   * table of many letters does not load every full error page.
+   */
+  list(options: { bodyChars?: number } = {}): DeadLetter[] {
+    const body = options.bodyChars === undefined ? 'body' : `substr(body, 1, ${Math.max(0, Math.floor(options.bodyChars))}) AS body`;
+    const rows = this.#db.prepare(`SELECT id, batch_id, status, ${body}, time, event_count FROM dead_letters ORDER BY id`).all() as Array<{ id: number; batch_id: string; status: number; body: string; time: number; event_count: number }>;
     return rows.map((r) => ({ id: r.id, batchId: r.batch_id, status: r.status, body: r.body, time: r.time, eventCount: r.event_count }));
   }
 
