@@ -152,7 +152,7 @@ async function main() {
         // BENCH_DELIVERY_TRACE=1: the RSS curve on stderr, to tell a plateau from a leak.
         if (process.env.BENCH_DELIVERY_TRACE && ++samples % 20 === 0) {
           const m = process.memoryUsage();
-          process.stderr.write(`t=${((performance.now() - started) / 1000).toFixed(0)}s backlog=${outbox.backlog()} rss=${mb(m.rss)}MB heap=${mb(m.heapUsed)}MB external=${mb(m.external)}MB\n`);
+          process.stderr.write(`t=${((performance.now() - started) / 1000).toFixed(0)}s backlog=${outbox.backlog()} rss=${mb(m.rss)}MB heap=${mb(m.heapUsed)}/${mb(m.heapTotal)}MB external=${mb(m.external)}MB\n`);
         }
       }, 100);
       forwarder.start();
