@@ -249,3 +249,57 @@ test('an IP waiting for its retry holds back only its own events; other IPs go o
   t.true(order.indexOf('10.0.0.2 connect') < order.indexOf('10.0.0.2 disconnect'));
   t.deepEqual(order.slice(3), ['10.0.0.1 connect', '10.0.0.1 disconnect']);
 });
+
+test('property: for any traffic, batch size, concurrency and failure pattern, nothing is lost and no IP is overtaken', async (t) => {
+  const fc = await import('fast-check');
+  await fc.assert(
+    fc.asyncProperty(
+      fc.integer({ min: 1, max: 12 }),
+      fc.array(fc.integer({ min: 0, max: 5 }), { minLength: 1, maxLength: 60 }),
+      fc.integer({ min: 1, max: 8 }),
+      fc.integer({ min: 1, max: 4 }),
+      fc.array(fc.constantFrom('ok', 'ok', 'retry', 'throw'), { minLength: 1, maxLength: 20 }),
+      async (clients, picks, batchSize, concurrency, answers) => {
+        // picks[i] chooses the client of the i-th event; each client's events go connect, rekey..., disconnect.
+        const steps = new Map<number, number>();
+        const events = picks.map((p) => {
+          const n = p % clients;
+          const step = steps.get(n) ?? 0;
+          steps.set(n, step + 1);
+          return makeEvent(n, step === 0 ? 'connect' : 'rekey', step);
+        });
+        let call = 0;
+        const client = new FakeJimsClient(
+          () => {
+            const a = answers[call++ % answers.length];
+            if (call > 200 || a === 'ok') return { kind: 'delivered', accepted: 0, endpoint: 'primary' };
+            if (a === 'throw') throw new Error('socket hang up');
+            return { kind: 'retry', reason: 'HTTP 503', status: 503 };
+          },
+          (c) => 1 + (c % 3),
+        );
+        const violations: string[] = [];
+        checkOrderAtPush(events, client, violations);
+        const db = openStateDb(':memory:');
+        const registry = new Registry();
+        const outbox = new Outbox(db, { registry });
+        const forwarder = new Forwarder({ outbox, client, jims: jimsConfig({ batchSize, concurrency }), log: silentLogger(), registry });
+        try {
+          forwarder.start();
+          for (let i = 0; i < events.length; i += 7) {
+            db.transaction(() => outbox.add(events.slice(i, i + 7)))();
+            forwarder.notify();
+          }
+          await forwarder.drained();
+        } finally {
+          await forwarder.stop();
+          db.close();
+        }
+        const delivered = new Set(client.delivered.map((e) => e.id));
+        return violations.length === 0 && events.every((e) => delivered.has(e.id)) && client.maxInFlight <= concurrency;
+      },
+    ),
+    { numRuns: 60 },
+  );
+  t.pass();
+});
