@@ -14,6 +14,8 @@ export interface ForwarderOptions {
   jims: Config['jims'];
   log: Logger;
   registry: Registry;
+  /** Rows read ahead of the batches; default max(1000, batchSize x 2 x concurrency). Tests make it small. */
+  readAhead?: number;
 }
 
 interface Batch {
@@ -37,8 +39,10 @@ const POLL_MS = 1000;
  *   Different IPs go in parallel, up to `jims.concurrency` pushes at once.
  * - Memory is bounded whatever the backlog: at most `window` rows are read ahead, plus the rows of
  *   at most 2 x concurrency unfinished batches.
- * Known limit: a row of a busy IP stays in the read-ahead window; many rows of one stuck IP can fill
- * the window and hold back other IPs until that IP's batch finishes.
+ * - A window full of rows of busy IPs (one IP with many events, its batch waiting for a retry)
+ *   does not hold back other IPs: those rows are let go (they stay on disk), reading goes on past
+ *   them, and when such an IP's batch finishes, reading starts again at its first let-go row,
+ *   before any later row of it can be taken.
  */
 export class Forwarder {
   readonly #outbox: Outbox;
@@ -66,6 +70,14 @@ export class Forwarder {
   #pumping = false;
   #pumpAgain = false;
   #rescan = false;
+  /**
+   * Busy IPs whose rows were let go to read past them -> their first such seq. Only busy IPs get
+   * here and each leaves when its batch finishes, so this holds at most as many IPs as the
+   * unfinished batches do.
+   */
+  readonly #letGo = new Map<string, number>();
+  /** Where to read again from: set when an IP with let-go rows frees up. */
+  #resumeFrom: number | undefined;
   #lingerTimer: NodeJS.Timeout | undefined;
   #lingerDue = 0;
   #pollTimer: NodeJS.Timeout | undefined;
@@ -80,7 +92,7 @@ export class Forwarder {
     this.#limited = new RateLimitedLog(this.#log);
     this.#queue = new PQueue({ concurrency: options.jims.concurrency });
     this.#maxOutstanding = options.jims.concurrency * 2;
-    this.#window = Math.max(1000, options.jims.batchSize * this.#maxOutstanding);
+    this.#window = Math.max(1, options.readAhead ?? Math.max(1000, options.jims.batchSize * this.#maxOutstanding));
     const r = options.registry;
     this.#metrics = {
       delivered: counter(r, 'ptim_bridge_forwarder_delivered_total', 'Events JIMS accepted (2xx)'),
@@ -136,6 +148,8 @@ export class Forwarder {
     this.#claimed.clear();
     this.#pending = [];
     this.#cursor = 0;
+    this.#resumeFrom = undefined;
+    this.#letGo.clear();
     const waiters = this.#waiters;
     this.#waiters = [];
     if (waiters.length > 0) {
@@ -177,13 +191,27 @@ export class Forwarder {
     }
     if (this.#rescan) {
       this.#rescan = false;
-      this.#pending = [];
-      this.#cursor = 0;
-      this.#atEnd = false;
+      this.#letGo.clear();
+      this.#resumeFrom = undefined;
+      this.#readFrom(0);
+    } else if (this.#resumeFrom !== undefined) {
+      // An IP with let-go rows is free again: its rows must be read before any later row of it.
+      this.#readFrom(this.#resumeFrom);
+      this.#resumeFrom = undefined;
     }
     while (this.#outstanding.size < this.#maxOutstanding) {
       this.#refill();
-      const rows = this.#form();
+      let rows = this.#form();
+      while (rows.length === 0 && this.#pending.length >= this.#window) {
+        // Every row in the window belongs to a busy IP: let them go and read on.
+        for (const row of this.#pending) {
+          const first = this.#letGo.get(row.ip);
+          if (first === undefined || row.seq < first) this.#letGo.set(row.ip, row.seq);
+        }
+        this.#pending = [];
+        this.#refill();
+        rows = this.#form();
+      }
       if (rows.length === 0) return;
       if (rows.length < this.#jims.batchSize && this.#jims.lingerMs > 0) {
         // Not full: wait for more rows, but never longer than lingerMs after the oldest arrived.
@@ -195,6 +223,12 @@ export class Forwarder {
       }
       this.#dispatch(rows);
     }
+  }
+
+  #readFrom(seq: number): void {
+    this.#pending = [];
+    this.#cursor = seq;
+    this.#atEnd = false;
   }
 
   #refill(): void {
@@ -326,8 +360,16 @@ export class Forwarder {
     for (const row of batch.rows) {
       this.#claimed.delete(row.seq);
       const n = (this.#busy.get(row.ip) ?? 1) - 1;
-      if (n <= 0) this.#busy.delete(row.ip);
-      else this.#busy.set(row.ip, n);
+      if (n > 0) {
+        this.#busy.set(row.ip, n);
+        continue;
+      }
+      this.#busy.delete(row.ip);
+      const first = this.#letGo.get(row.ip);
+      if (first !== undefined) {
+        this.#letGo.delete(row.ip);
+        this.#resumeFrom = Math.min(this.#resumeFrom ?? first - 1, first - 1);
+      }
     }
     this.#pump();
   }
