@@ -28,6 +28,8 @@ interface Batch {
 
 /** How often the forwarder looks for rows another process put back (e.g. `dlq retry`). */
 const POLL_MS = 1000;
+/** Read-ahead windows one pump may read past when all their rows belong to busy IPs. */
+const MAX_WINDOWS_PER_PUMP = 4;
 
 /**
  * Moves events from the outbox to JIMS. Promises:
@@ -202,7 +204,9 @@ export class Forwarder {
     while (this.#outstanding.size < this.#maxOutstanding) {
       this.#refill();
       let rows = this.#form();
-      while (rows.length === 0 && this.#pending.length >= this.#window) {
+      // Bounded per pump (the next notify or poll goes on), so a long run of one IP's rows cannot
+      // keep the event loop, which also serves the listeners, busy for long.
+      for (let windows = 0; rows.length === 0 && this.#pending.length >= this.#window && windows < MAX_WINDOWS_PER_PUMP; windows++) {
         // Every row in the window belongs to a busy IP: let them go and read on.
         for (const row of this.#pending) {
           const first = this.#letGo.get(row.ip);
