@@ -4,6 +4,9 @@ import { registerConfigCommand } from './commands/config.js';
 import { registerReplayCommand } from './commands/replay.js';
 import { registerPatternsCommand } from './commands/patterns.js';
 import { registerSessionsCommand } from './commands/sessions.js';
+import { registerDlqCommand } from './commands/dlq.js';
+import { registerJimsSimCommand } from './commands/jims-sim.js';
+import { registerDemoCommand } from './commands/demo.js';
 
 /**
  * The `ptim-bridge` program. Each subcommand lives in src/commands/<name>.ts and registers itself
@@ -20,6 +23,9 @@ export function buildProgram(): Command {
   registerReplayCommand(program);
   registerPatternsCommand(program);
   registerSessionsCommand(program);
+  registerDlqCommand(program);
+  registerJimsSimCommand(program);
+  registerDemoCommand(program);
   return program;
 }
 
