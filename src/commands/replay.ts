@@ -2,17 +2,21 @@ import type { Command } from 'commander';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { runReplay } from '../bridge.js';
 import { loadConfig } from '../config.js';
+import { createLogger } from '../log.js';
+import { createRegistry } from '../ops/metrics.js';
+import { addDeliveryOptions, applyDeliveryFlags, type DeliveryFlags } from './delivery-flags.js';
 import { BridgeError } from '../errors.js';
 import { SessionTable } from '../events/sessions.js';
 import { loadPatterns } from '../patterns/load.js';
 import { LinePipeline } from '../pipeline.js';
-import { replayDryRun, type ReplayProgress } from '../replay/dry-run.js';
+import { replayCaptures, type ReplayProgress } from '../replay/replay-captures.js';
 import { NdjsonWriter } from '../replay/ndjson-writer.js';
 import { formatProgress, formatSummary } from '../replay/report.js';
 import { openStateDb } from '../state-db.js';
 
-interface ReplayOptions {
+interface ReplayOptions extends DeliveryFlags {
   dryRun?: boolean;
   patterns: string[];
   config?: string;
@@ -26,22 +30,28 @@ const PROGRESS_INTERVAL_MS = 500;
 
 /** Adds `ptim-bridge replay` (dry run: events as NDJSON on stdout, summary on stderr). */
 export function registerReplayCommand(program: Command): void {
-  program
+  const command = program
     .command('replay')
-    .description('Replay captures through the pipeline: syslog text in any line form (plain, gzip, - for standard input) or pcap/pcapng of syslog over UDP.')
+    .description('Replay captures through the pipeline and deliver their events to JIMS (flag `replayed`), or print them with --dry-run. Captures: syslog text in any line form (plain, gzip, - for standard input) or pcap/pcapng of syslog over UDP.')
     .argument('<files...>', 'capture files; gzip and pcap/pcapng are recognised by content; - reads standard input')
     .option('--dry-run', 'print the PTIM events as NDJSON on stdout instead of delivering them')
     .option('-p, --patterns <dir>', 'extra pattern folder (repeatable; overrides shipped rules by id)', collect, [])
-    .option('-c, --config <file>', 'YAML config (vpns.<name>.domain aliases, patterns, limits)')
+    .option('-c, --config <file>', 'YAML config (jims, vpns.<name>.domain aliases, patterns, limits)')
     .option('--now <time>', 'receipt time for text lines (ISO 8601): decides the year of RFC 3164 times and stands in for lines without one; default: the file\'s modification time (packet captures use each packet\'s time)')
-    .option('--state <file>', 'session state file to use and keep (a later replay with the same file continues its sessions); default: a temporary one')
-    .option('--no-progress', 'no progress line on a terminal')
+    .option('--state <file>', 'with --dry-run: session state file to use and keep (a later replay with the same file continues its sessions; default: a temporary one). Delivering: the state file whose durable outbox carries the events (default: sessions.state)')
+    .option('--no-progress', 'no progress line on a terminal');
+  addDeliveryOptions(command, { state: false })
     .addHelpText('after', `
 Each line goes through the session table on the capture's own clock (one per device), so UPs
 become connect or rekey, and rekeys that stop end their session (flags as the live bridge sets them).
 
-Output: one event per line on stdout; a summary (lines read, matches per rule, skipped matches by
-reason, near misses with the first ones verbatim, events by state, lines/s) on stderr.
+Without --dry-run the events go through the durable outbox to JIMS, flagged \`replayed\` (JIMS
+ignores ids it has seen, so replaying twice is safe); the command returns when JIMS took them all.
+The client secret comes from jims.clientSecret in the config or the PTIM_JIMS_CLIENT_SECRET
+environment variable. Do not point --state at the file of a running bridge: it is locked.
+
+Output: with --dry-run one event per line on stdout; always a summary (lines read, matches per rule,
+skipped matches by reason, near misses with the first ones verbatim, events by state, lines/s) on stderr.
 
 Examples:
   $ ptim-bridge replay --dry-run /var/log/messages
@@ -49,11 +59,10 @@ Examples:
   $ zcat old.gz | ptim-bridge replay --dry-run - | jq -r 'select(.state=="connect") | .user'
   $ ptim-bridge replay --dry-run --now 2026-03-15T00:00:00Z fixtures/replay-iked.log
   $ ptim-bridge replay --dry-run syslog-udp514.pcapng
-  $ ptim-bridge replay --dry-run --state day.db morning.log && ptim-bridge replay --dry-run --state day.db afternoon.log`)
+  $ ptim-bridge replay --dry-run --state day.db morning.log && ptim-bridge replay --dry-run --state day.db afternoon.log
+  $ PTIM_JIMS_CLIENT_SECRET=... ptim-bridge replay --jims-url https://jims.example --jims-client-id bridge \\
+      --jims-ca jims-ca.pem --state backfill.db /var/log/messages.0.gz`)
     .action(async (files: string[], opts: ReplayOptions) => {
-      if (!opts.dryRun) {
-        throw new BridgeError('ERR_USAGE', 'Replay without --dry-run delivers to JIMS and needs --jims-url, which this build does not support yet. Add --dry-run to print the events instead.');
-      }
       let now: number | undefined;
       if (opts.now !== undefined) {
         now = Date.parse(opts.now);
@@ -61,10 +70,23 @@ Examples:
       }
       if (files.filter((f) => f === '-').length > 1) throw new BridgeError('ERR_USAGE', 'Standard input (-) can be given only once.');
       const config = loadConfig(opts.config);
+      const progress = opts.progress !== false && process.stderr.isTTY ? progressPrinter() : undefined;
+      if (!opts.dryRun) {
+        const delivering = applyDeliveryFlags(config, { ...opts, state: undefined });
+        const log = createLogger({ destination: 'stderr', level: delivering.log.level });
+        const summary = await runReplay({
+          config: delivering, log, registry: createRegistry(), files, now, state: opts.state, patternDirs: opts.patterns,
+          onProgress: progress?.update,
+          onWaiting: (backlog) => progress?.message(`waiting for JIMS to take the last ${backlog} events`),
+        });
+        progress?.done();
+        process.stderr.write(formatSummary(summary));
+        log.flush();
+        return;
+      }
       const patterns = loadPatterns({ shipped: config.patterns.shipped, dirs: [...config.patterns.dirs, ...opts.patterns] });
       const pipeline = new LinePipeline({ patterns, vpns: config.vpns });
       const out = new NdjsonWriter(process.stdout);
-      const progress = opts.progress !== false && process.stderr.isTTY ? progressPrinter() : undefined;
       const tempState = opts.state === undefined ? mkdtempSync(join(tmpdir(), 'ptim-replay-')) : undefined;
       try {
         const db = openStateDb(opts.state ?? join(tempState!, 'state.db'));
@@ -74,7 +96,7 @@ Examples:
           sessions.begin();
           let summary;
           try {
-            summary = await replayDryRun({
+            summary = await replayCaptures({
               files, pipeline, out, now, maxLineBytes: config.limits.maxMessageBytes, onProgress: progress?.update,
               toEvents: (candidate, receivedAt) => sessions.apply(candidate, receivedAt),
               afterChunk: () => {
@@ -102,10 +124,14 @@ function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
-function progressPrinter(): { update: (p: ReplayProgress) => void; done: () => void } {
+function progressPrinter(): { update: (p: ReplayProgress) => void; message: (text: string) => void; done: () => void } {
   let last = 0;
   let shown = false;
   return {
+    message(text) {
+      shown = true;
+      process.stderr.write(`\r\x1b[K${text}`);
+    },
     update(p) {
       if (p.elapsedMs - last < PROGRESS_INTERVAL_MS) return;
       last = p.elapsedMs;

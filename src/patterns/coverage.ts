@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import type { Config } from '../config.js';
 import { LinePipeline } from '../pipeline.js';
-import { replayDryRun, type ReplaySummary } from '../replay/dry-run.js';
+import { replayCaptures, type ReplaySummary } from '../replay/replay-captures.js';
 import { NdjsonWriter } from '../replay/ndjson-writer.js';
 import { printable } from '../replay/report.js';
 import type { PatternSet } from './pattern-set.js';
@@ -19,7 +19,7 @@ export async function captureCoverage(options: {
   maxLineBytes?: number;
 }): Promise<ReplaySummary> {
   const discard = new Writable({ write: (_chunk, _enc, done) => done() });
-  return replayDryRun({
+  return replayCaptures({
     files: options.files,
     pipeline: new LinePipeline({ patterns: options.set, vpns: options.vpns ?? {} }),
     out: new NdjsonWriter(discard),

@@ -1,4 +1,4 @@
-import type { ReplayProgress, ReplaySummary } from './dry-run.js';
+import type { ReplayProgress, ReplaySummary } from './replay-captures.js';
 
 const n = (v: number): string => v.toLocaleString('en-US');
 

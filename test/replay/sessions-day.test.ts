@@ -7,7 +7,7 @@ import type { PtimEvent } from '../../src/events/ptim-event.js';
 import { SessionTable } from '../../src/events/sessions.js';
 import { loadPatterns } from '../../src/patterns/load.js';
 import { LinePipeline } from '../../src/pipeline.js';
-import { replayDryRun } from '../../src/replay/dry-run.js';
+import { replayCaptures } from '../../src/replay/replay-captures.js';
 import { NdjsonWriter } from '../../src/replay/ndjson-writer.js';
 import { openStateDb } from '../../src/state-db.js';
 import { repoRoot, runCli } from '../helpers/cli.js';
@@ -71,7 +71,7 @@ test('restart at every line of the day gives the same events', async (t) => {
     try {
       const table = new SessionTable({ db, config, clock: 'capture' });
       table.begin();
-      await replayDryRun({
+      await replayCaptures({
         files: [file], pipeline, out: new NdjsonWriter(sink), now: Date.parse(NOW),
         toEvents: (c, at) => table.apply(c, at),
         afterChunk: () => {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { toEvent } from '../../src/events/ptim-event.js';
 import { LinePipeline } from '../../src/pipeline.js';
-import { replayDryRun } from '../../src/replay/dry-run.js';
+import { replayCaptures } from '../../src/replay/replay-captures.js';
 import { NdjsonWriter } from '../../src/replay/ndjson-writer.js';
 import { generateLines } from '../../scripts/generate-capture.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -27,7 +27,7 @@ test('dry run: the fast path (literals in raw chunks) gives exactly what every l
   const pipeline = new LinePipeline({ patterns: tinyPatterns });
 
   const { out, text } = collect();
-  const summary = await replayDryRun({ files: [file], pipeline, out, now: NOW });
+  const summary = await replayCaptures({ files: [file], pipeline, out, now: NOW });
 
   // Slow path: every line, decoded, through the pipeline.
   const expected: string[] = [];
@@ -53,7 +53,7 @@ test('dry run: near misses are counted with the first ones verbatim; oversized l
   const near = (i: number) => `<30>Mar 14 09:00:0${i} srx iked[1]: IKE_VPN_UP_ALARM_USER: VPN x from 1.2.3.4 is up. new format ${i}`;
   writeFileSync(file, [near(1), near(2), near(3), `${'x'.repeat(70_000)} IKE_VPN_UP_ALARM_USER`, 'noise'].join('\r\n'));
   const { out, text } = collect();
-  const summary = await replayDryRun({ files: [file], pipeline: new LinePipeline({ patterns: tinyPatterns }), out, now: NOW, nearMissExamples: 2 });
+  const summary = await replayCaptures({ files: [file], pipeline: new LinePipeline({ patterns: tinyPatterns }), out, now: NOW, nearMissExamples: 2 });
   t.is(summary.lines, 5);
   t.is(summary.nearMisses, 3);
   t.deepEqual(summary.nearMissExamples, [near(1).slice(near(1).indexOf('IKE_')), near(2).slice(near(2).indexOf('IKE_'))]);
@@ -74,7 +74,7 @@ test('dry run: a reader that goes away stops the replay quietly', async (t) => {
   const sink = new PassThrough();
   sink.destroy(Object.assign(new Error('write EPIPE'), { code: 'EPIPE' }));
   const out = new NdjsonWriter(sink, { chunkChars: 100 });
-  const summary = await replayDryRun({ files: [file, file], pipeline: new LinePipeline({ patterns: tinyPatterns }), out, now: NOW });
+  const summary = await replayCaptures({ files: [file, file], pipeline: new LinePipeline({ patterns: tinyPatterns }), out, now: NOW });
   t.true(summary.outputClosed);
   t.true(summary.lines < 60_000);
 });
@@ -86,7 +86,7 @@ test('dry run: toEvents and afterChunk hooks (where the session table plugs in)'
   const { out, text } = collect();
   let chunks = 0;
   let seen = 0;
-  const summary = await replayDryRun({
+  const summary = await replayCaptures({
     files: [file],
     pipeline: new LinePipeline({ patterns: tinyPatterns }),
     out,

@@ -1,7 +1,6 @@
 import { toEvent, type PtimCandidate, type PtimEvent, type PtimState } from '../events/ptim-event.js';
 import type { LineOutcome, LinePipeline } from '../pipeline.js';
 import type { ReceivedMessage } from '../pipeline-records.js';
-import type { NdjsonWriter } from './ndjson-writer.js';
 import { isPacketCapture, PcapParser, type PcapCounts } from './pcap.js';
 import { captureInfo, readCapture } from './read-capture.js';
 import { ChunkScanner } from './scan-chunk.js';
@@ -38,10 +37,20 @@ export interface ReplayProgress {
   elapsedMs: number;
 }
 
-export interface DryRunOptions {
+/** What a replay writes its events to; `NdjsonWriter` is one. */
+export interface EventOutput {
+  write(event: PtimEvent): void;
+  /** Hands written events on (when enough are waiting, or always with `force`), honouring back-pressure. */
+  flush(force?: boolean): Promise<void>;
+  /** True once nobody takes output any more (the reader of stdout went away): reading stops. */
+  readonly closed: boolean;
+}
+
+export interface ReplayCapturesOptions {
   files: readonly string[];
   pipeline: LinePipeline;
-  out: NdjsonWriter;
+  /** Where events go: NDJSON on stdout for a dry run, the outbox for a delivering replay. */
+  out: EventOutput;
   /** Receipt time for lines (decides RFC 3164 years, stands in for missing times). Default: each file's mtime, now for stdin. */
   now?: number;
   maxLineBytes?: number;
@@ -62,12 +71,12 @@ export function lineStateEvents(candidate: PtimCandidate): readonly PtimEvent[] 
 }
 
 /**
- * Replays captures without delivering: each line with a pattern literal goes through the pipeline;
- * each candidate becomes events through `toEvents` (by default up -> connect, down -> disconnect),
- * written as NDJSON. Files are read one after another, in order.
+ * Replays captures: each line with a pattern literal goes through the pipeline; each candidate
+ * becomes events through `toEvents` (by default up -> connect, down -> disconnect), written to
+ * `out` (NDJSON for a dry run, the outbox when delivering). Files are read one after another, in order.
  * @throws BridgeError ERR_INPUT_UNREADABLE for a missing or unreadable file or corrupt gzip.
  */
-export async function replayDryRun(options: DryRunOptions): Promise<ReplaySummary> {
+export async function replayCaptures(options: ReplayCapturesOptions): Promise<ReplaySummary> {
   const started = performance.now();
   const summary: ReplaySummary = {
     files: 0, bytes: 0, lines: 0, hits: 0, oversized: 0, matched: {}, skipped: {}, nearMisses: 0, nearMissExamples: [],

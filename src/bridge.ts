@@ -1,0 +1,272 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Registry } from 'prom-client';
+import type { Config } from './config.js';
+import { startDelivery, type Delivery } from './delivery/delivery.js';
+import type { PtimEvent } from './events/ptim-event.js';
+import { RekeyWatchTimer } from './events/rekey-watch-timer.js';
+import { SessionTable } from './events/sessions.js';
+import { startListeners } from './ingest/listeners.js';
+import { Intake, type EventSink } from './intake.js';
+import type { Logger } from './log.js';
+import { startMetricsServer, type MetricsServer } from './ops/metrics-server.js';
+import { loadPatterns } from './patterns/load.js';
+import { LinePipeline } from './pipeline.js';
+import type { NdjsonWriter } from './replay/ndjson-writer.js';
+import { replayCaptures, type EventOutput, type ReplayProgress, type ReplaySummary } from './replay/replay-captures.js';
+import { openStateDb, type StateDb } from './state-db.js';
+import { lockState, type StateLock } from './state-lock.js';
+
+/**
+ * The composition root (DESIGN.md §1): builds the pipeline from a frozen config, for the live
+ * relay (`run`) and for a delivering replay. Everything here is wiring; the behaviour lives in the
+ * modules it joins.
+ */
+export interface BridgeDeps {
+  config: Config;
+  log: Logger;
+  registry: Registry;
+  /** Extra pattern folders from the command line, after the config's. */
+  patternDirs?: readonly string[];
+}
+
+export interface LiveBridgeOptions extends BridgeDeps {
+  listen: readonly string[];
+  allowSenders?: readonly string[];
+  allowAnySender?: boolean;
+  /** Print events here instead of delivering them; the state is then temporary unless `state` is given. */
+  dryRun?: NdjsonWriter;
+  /** State file (sessions + outbox); default `sessions.state` from the config. */
+  state?: string;
+}
+
+export interface LiveBridge {
+  readonly bound: ReadonlyArray<{ url: string; address: string; port: number }>;
+  readonly metricsUrl: string | undefined;
+  /** Stops accepting, commits what is in hand, stops pushing (the outbox keeps the rest) and closes the state. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the live relay: listeners -> pipeline -> session table (wall clock, rekey watch) ->
+ * outbox -> forwarder -> JIMS, or -> stdout with `dryRun`.
+ * @throws BridgeError for invalid patterns, listen URLs, TLS files, a state file in use or
+ *   unreadable, JIMS settings, a refused JIMS certificate or credentials.
+ */
+export async function startBridge(options: LiveBridgeOptions): Promise<LiveBridge> {
+  const { config, log, registry } = options;
+  const pipeline = makePipeline(options);
+  const state = openState(options.state ?? (options.dryRun ? undefined : config.sessions.state), options.dryRun ? 'run --dry-run' : 'run');
+  const closers: Array<() => Promise<void> | void> = [() => state.close()];
+  const closeAll = async () => {
+    for (const close of closers.reverse()) await close();
+  };
+  try {
+    const sessions = new SessionTable({ db: state.db, config, clock: 'wall', log, registry });
+    let listeners: Awaited<ReturnType<typeof startListeners>> | undefined;
+    let sink: EventSink;
+    if (options.dryRun) {
+      sink = printingSink(options.dryRun, {
+        pause: () => listeners?.pause(),
+        resume: () => listeners?.resume(),
+      });
+    } else {
+      const delivery = await startDelivery(state.db, config.jims, { log, registry });
+      closers.push(() => delivery.close());
+      sink = delivery;
+    }
+    const intake = new Intake({ pipeline, sessions, sink, log, registry });
+    const watch = new RekeyWatchTimer({
+      table: sessions,
+      queue: (events) => sink.queue(events, Date.now()),
+      afterCommit: () => sink.committed(),
+      onError: (error) => {
+        sink.discard?.();
+        log.error({ err: { message: (error as Error).message } }, 'rekey watch could not update the state file');
+      },
+    });
+    watch.start();
+    closers.push(() => watch.stop());
+    listeners = await startListeners({
+      urls: options.listen,
+      config,
+      allowSenders: options.allowSenders,
+      allowAnySender: options.allowAnySender,
+      onMessage: intake.onMessage,
+      log,
+      registry,
+    });
+    const stopListeners = listeners.close.bind(listeners);
+    // Listeners close first (the list runs backwards), then what they handed over is committed.
+    closers.push(() => intake.flush());
+    closers.push(stopListeners);
+    let metrics: MetricsServer | undefined;
+    if (config.metrics.listen) {
+      metrics = await startMetricsServer(config.metrics.listen, registry, () => ({ sessions: sessions.list().length }));
+      closers.unshift(() => metrics!.close());
+      log.info({ url: metrics.url }, 'metrics ready');
+    }
+    return { bound: listeners.bound, metricsUrl: metrics?.url, close: closeAll };
+  } catch (error) {
+    await closeAll();
+    throw error;
+  }
+}
+
+export interface ReplayRunOptions extends BridgeDeps {
+  files: readonly string[];
+  /** Receipt time for year-less RFC 3164 stamps and lines without a time (default: file mtime). */
+  now?: number;
+  /** State file whose outbox carries the events; default `sessions.state` from the config. */
+  state?: string;
+  onProgress?: (p: ReplayProgress) => void;
+  /** Called while waiting for JIMS to take the last events, with how many are left. */
+  onWaiting?: (backlog: number) => void;
+}
+
+/**
+ * Replays captures and delivers their events (flag `replayed`) through the durable outbox, then
+ * waits until JIMS took them all (or they went to the dead-letter store). The session table runs on
+ * the capture's clock in a temporary file of its own, so a replay never disturbs the live table;
+ * the outbox is the state file's, so what a crash interrupts is delivered by the next start.
+ * @throws BridgeError as `startBridge`, and ERR_INPUT_UNREADABLE for an unreadable capture.
+ */
+export async function runReplay(options: ReplayRunOptions): Promise<ReplaySummary> {
+  const { config, log, registry } = options;
+  const pipeline = makePipeline(options);
+  const state = openState(options.state ?? config.sessions.state, 'replay');
+  const sessionState = openState(undefined, 'replay sessions');
+  let delivery: Delivery | undefined;
+  try {
+    delivery = await startDelivery(state.db, config.jims, { log, registry });
+    const sessions = new SessionTable({ db: sessionState.db, config, clock: 'capture', log, registry });
+    const out = outboxOutput(state.db, delivery);
+    sessions.begin();
+    let summary: ReplaySummary;
+    try {
+      summary = await replayCaptures({
+        files: options.files,
+        pipeline,
+        out,
+        now: options.now,
+        maxLineBytes: config.limits.maxMessageBytes,
+        onProgress: options.onProgress,
+        toEvents: (candidate, receivedAt) => sessions.apply(candidate, receivedAt).map(markReplayed),
+        afterChunk: () => {
+          sessions.commit();
+          sessions.begin();
+        },
+      });
+      sessions.commit();
+    } catch (error) {
+      sessions.rollback();
+      throw error;
+    }
+    const waiting = setInterval(() => options.onWaiting?.(delivery!.backlog()), 1000);
+    try {
+      await delivery.drained();
+    } finally {
+      clearInterval(waiting);
+    }
+    return summary;
+  } finally {
+    await delivery?.close();
+    sessionState.close();
+    state.close();
+  }
+}
+
+function makePipeline(deps: BridgeDeps): LinePipeline {
+  const { config } = deps;
+  const patterns = loadPatterns({ shipped: config.patterns.shipped, dirs: [...config.patterns.dirs, ...(deps.patternDirs ?? [])] });
+  return new LinePipeline({ patterns, vpns: config.vpns, registry: deps.registry, log: deps.log });
+}
+
+interface OpenState {
+  db: StateDb;
+  close(): void;
+}
+
+/** Opens and locks a state file, or a temporary one (removed on close) when `path` is undefined. */
+function openState(path: string | undefined, purpose: string): OpenState {
+  const temp = path === undefined ? mkdtempSync(join(tmpdir(), 'ptim-state-')) : undefined;
+  const db = openStateDb(path ?? join(temp!, 'state.db'));
+  let lock: StateLock;
+  try {
+    lock = lockState(db, purpose);
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+  return {
+    db,
+    close() {
+      lock.release();
+      db.close();
+      if (temp !== undefined) rmSync(temp, { recursive: true, force: true });
+    },
+  };
+}
+
+function markReplayed(event: PtimEvent): PtimEvent {
+  return event.flags.includes('replayed') ? event : { ...event, flags: [...event.flags, 'replayed'] };
+}
+
+/** Replay output into the outbox: one transaction per read chunk, then the forwarder is woken. */
+function outboxOutput(db: StateDb, delivery: Delivery): EventOutput {
+  let pending: PtimEvent[] = [];
+  const commit = db.transaction((events: PtimEvent[]) => delivery.queue(events, Date.now()));
+  return {
+    write(event) {
+      pending.push(event);
+    },
+    async flush() {
+      if (pending.length === 0) return;
+      commit(pending);
+      pending = [];
+      delivery.committed();
+    },
+    closed: false,
+  };
+}
+
+/**
+ * Dry-run output of the live relay: committed events as NDJSON. While stdout does not keep up,
+ * TCP and TLS reads pause (senders slow down through TCP flow control) instead of memory growing.
+ */
+function printingSink(out: NdjsonWriter, flow: { pause(): void; resume(): void }): EventSink {
+  let queued: PtimEvent[] = [];
+  let writing = false;
+  let again = false;
+  const drain = async () => {
+    writing = true;
+    try {
+      do {
+        again = false;
+        await out.flush(true);
+      } while (again);
+    } finally {
+      writing = false;
+      flow.resume();
+    }
+  };
+  return {
+    queue(events) {
+      queued.push(...events);
+    },
+    discard() {
+      queued = [];
+    },
+    committed() {
+      for (const event of queued) out.write(event);
+      queued = [];
+      if (writing) {
+        again = true;
+        flow.pause();
+        return;
+      }
+      void drain();
+    },
+  };
+}

@@ -1,0 +1,64 @@
+import type { Registry } from 'prom-client';
+import type { Config } from '../config.js';
+import { isBridgeError } from '../errors.js';
+import type { PtimEvent } from '../events/ptim-event.js';
+import type { Logger } from '../log.js';
+import type { StateDb } from '../state-db.js';
+import { Forwarder } from './forwarder.js';
+import { createJimsClient, type HttpJimsClient } from './jims-client.js';
+import { Outbox } from './outbox.js';
+
+/**
+ * The delivering end of the bridge: the outbox in the state file, the forwarder and the JIMS
+ * client, started and stopped as one. Callers queue events inside their own transaction (so the
+ * session change and the queued event commit together) and say when that transaction committed.
+ */
+export interface Delivery {
+  /** Queues events durably; call inside the caller's transaction. */
+  queue(events: readonly PtimEvent[], receivedAt: number): void;
+  /** The caller's transaction committed: wake the forwarder. */
+  committed(): void;
+  backlog(): number;
+  /** Resolves when everything queued reached JIMS or the dead-letter store. */
+  drained(): Promise<void>;
+  /** Stops pushing (pushes in flight finish or stay in the outbox) and closes the client. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts delivery from `db`'s outbox, including any backlog an earlier run left.
+ * Checks JIMS once first: a refused certificate or refused credentials stop the start with a clear
+ * error (a misconfigured bridge should not look healthy), a JIMS that does not answer only warns
+ * (the outbox keeps the events until it does).
+ * @throws BridgeError ERR_CONFIG_INVALID, ERR_SECRET_UNAVAILABLE, ERR_JIMS_TLS, ERR_JIMS_AUTH.
+ */
+export async function startDelivery(db: StateDb, jims: Config['jims'], deps: { log: Logger; registry: Registry }): Promise<Delivery> {
+  const log = deps.log.child({ module: 'delivery' });
+  const client: HttpJimsClient = await createJimsClient(jims, deps);
+  try {
+    const endpoint = await client.check();
+    log.info({ endpoint }, 'JIMS answered (certificate and credentials accepted)');
+  } catch (error) {
+    if (isBridgeError(error) && error.code === 'ERR_JIMS_UNAVAILABLE') {
+      log.warn({ code: error.code, detail: error.message }, 'JIMS does not answer yet: events stay in the outbox until it does');
+    } else {
+      client.close();
+      throw error;
+    }
+  }
+  const outbox = new Outbox(db, { registry: deps.registry });
+  const forwarder = new Forwarder({ outbox, client, jims, log: deps.log, registry: deps.registry });
+  const backlog = outbox.backlog();
+  if (backlog > 0) log.info({ backlog }, 'delivering the backlog an earlier run left in the outbox');
+  forwarder.start();
+  return {
+    queue: (events, receivedAt) => outbox.add(events, receivedAt),
+    committed: () => forwarder.notify(),
+    backlog: () => outbox.backlog(),
+    drained: () => forwarder.drained(),
+    async close() {
+      await forwarder.stop();
+      client.close();
+    },
+  };
+}
