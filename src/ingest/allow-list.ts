@@ -13,12 +13,11 @@ export interface AllowList {
 }
 
 /**
- * Builds an allow-list from addresses and CIDRs (IPv4 or IPv6). An empty list allows nobody
- * unless `allowAny` is set.
+ * Builds an allow-list from addresses and CIDRs (IPv4 or IPv6). An empty list allows nobody;
+ * `allowAny` allows everybody (the entries are still validated).
  * @throws BridgeError ERR_CONFIG_INVALID naming the bad entry.
  */
 export function createAllowList(cidrs: readonly string[], allowAny = false): AllowList {
-  if (allowAny && cidrs.length === 0) return { any: true, allows: () => true };
   const list = new BlockList();
   for (const entry of cidrs) {
     const [address = '', bits, ...rest] = entry.trim().split('/');
@@ -35,10 +34,10 @@ export function createAllowList(cidrs: readonly string[], allowAny = false): All
       list.addSubnet(address, prefix, family === 6 ? 'ipv6' : 'ipv4');
     }
   }
+  if (allowAny) return { any: true, allows: () => true };
   return {
-    any: allowAny,
+    any: false,
     allows(raw: string): boolean {
-      if (allowAny) return true;
       const family = isIP(raw);
       if (family === 4) return list.check(raw, 'ipv4');
       if (family === 6) {

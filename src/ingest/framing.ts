@@ -59,8 +59,12 @@ type State =
 export class FrameDecoder {
   readonly #max: number;
   #mode: FramingMode | undefined;
-  /** Non-transparent trailer, fixed by the first one seen: LF or NUL. Before that, both end a frame. */
-  #trailer: number | undefined;
+  /**
+   * Non-transparent trailer, fixed by the first one seen. LF first: only LF ends a frame, so a NUL
+   * inside a message (kmd writes garbage bytes into some fields) stays data. NUL first: NUL and LF
+   * both end frames, so a connection that began with garbage still resynchronises at LF.
+   */
+  #trailer: 'lf' | 'any' | undefined;
   #state: State = { kind: 'start' };
   #pending: Buffer[] = [];
   #pendingBytes = 0;
@@ -203,17 +207,15 @@ export class FrameDecoder {
   }
 
   #findTrailer(chunk: Buffer, from: number): number {
-    if (this.#trailer !== undefined) return chunk.indexOf(this.#trailer, from);
     const lf = chunk.indexOf(LF, from);
-    // NUL-terminated senders are rare; only look for NUL up to the first LF.
-    const nul = lf === -1 ? chunk.indexOf(NUL, from) : chunk.subarray(from, lf).indexOf(NUL);
-    const nulAt = nul === -1 ? -1 : lf === -1 ? nul : from + nul;
-    if (nulAt !== -1 && (lf === -1 || nulAt < lf)) {
-      this.#trailer = NUL;
-      return nulAt;
+    if (this.#trailer === 'lf') return lf;
+    // Only look for NUL before the first LF: NUL-terminated senders are rare.
+    const nul = (lf === -1 ? chunk : chunk.subarray(0, lf)).indexOf(NUL, from);
+    if (this.#trailer === undefined) {
+      if (nul !== -1) this.#trailer = 'any';
+      else if (lf !== -1) this.#trailer = 'lf';
     }
-    if (lf !== -1) this.#trailer = LF;
-    return lf;
+    return nul !== -1 ? nul : lf;
   }
 
   #emitLine(line: Buffer, sink: FrameSink): void {
