@@ -1,0 +1,189 @@
+import { isIPv4, isIPv6 } from 'node:net';
+import type { Config } from '../config.js';
+import type { Envelope, PatternMatch, ReceivedMessage } from '../pipeline-records.js';
+import { MISSING_DOMAIN, type PtimCandidate, type PtimFlag } from './ptim-event.js';
+
+/**
+ * From a matched line to a PTIM candidate, by the rules of JUNOS-LOGS.md §3. Pure: the same match,
+ * envelope and message always give the same candidate (and so the same event id downstream).
+ */
+
+export type SkipReason = 'no-client-address' | 'no-user';
+
+export type NormalizeResult = { kind: 'candidate'; candidate: PtimCandidate } | { kind: 'skipped'; reason: SkipReason };
+
+/** `Not-applicable` (iked), `Not-Applicable` (kmd), `Not-Available`: the field holds no value. */
+const NOT_A_VALUE = /^(?:Not-?Applicable|Not-?Available|N\/A|none|-)?$/i;
+
+/**
+ * Builds the candidate for one matched line.
+ *
+ * - user: `AAA username`; when that is Not-applicable, the `Remote IKE-ID` (dial-up without AAA,
+ *   where the IKE id names the person, e.g. `alice@cert.example`). A Remote IKE-ID that starts with
+ *   `@` is Junos' notation for a hostname-type id: with AAA Not-applicable that is a shared group id
+ *   (`@ra.auth`), not a person, so the line is skipped as `no-user` rather than mapping every client
+ *   to one fake user. A distinguished-name id yields its CN.
+ * - domain: from `user@dom` (split at the last `@`) or `DOM\user` (split at the first `\`), the
+ *   user keeping just the name; else `vpns.<vpn>.domain`; else MISSING_DOMAIN with flag
+ *   `domain-missing`.
+ * - ip: the single address of the remote traffic selector; IPv4 goes to `ip` and IPv6 to `ipv6`
+ *   when the client has both, a lone IPv6 goes to `ip`. No single address (site-to-site) -> skipped
+ *   `no-client-address`.
+ * - time: the envelope's, else receipt; device: the envelope's host, else the sender address.
+ * Never throws.
+ */
+export function normalize(match: PatternMatch, envelope: Envelope, msg: ReceivedMessage, vpns: Config['vpns']): NormalizeResult {
+  const f = match.fields;
+  const address = clientAddress(f.tsRemote ?? '');
+  if (!address) return { kind: 'skipped', reason: 'no-client-address' };
+
+  const who = personOf(field(f.aaaUser), field(f.remoteIkeId));
+  if (!who) return { kind: 'skipped', reason: 'no-user' };
+  const split = splitDomain(who);
+  if (!split) return { kind: 'skipped', reason: 'no-user' };
+
+  const vpn = field(f.vpn);
+  const flags: PtimFlag[] = [];
+  let domain = split.domain;
+  if (domain === undefined && vpn !== undefined && Object.hasOwn(vpns, vpn)) domain = vpns[vpn]?.domain;
+  if (domain === undefined) {
+    domain = MISSING_DOMAIN;
+    flags.push('domain-missing');
+  }
+
+  const candidate: PtimCandidate = {
+    user: split.user,
+    domain,
+    ip: address.ip,
+    time: (envelope.time ?? new Date(msg.receivedAt)).toISOString(),
+    device: envelope.host ?? msg.sender,
+    sender: msg.sender,
+    flags,
+    pattern: match.ruleId,
+    line: match.state,
+  };
+  if (address.ipv6 !== undefined) candidate.ipv6 = address.ipv6;
+  const gateway = field(f.gateway);
+  const tunnelId = field(f.tunnelId);
+  const peer = field(f.peer);
+  if (vpn !== undefined) candidate.vpn = vpn;
+  if (gateway !== undefined) candidate.gateway = gateway;
+  if (tunnelId !== undefined) candidate.tunnelId = tunnelId;
+  if (peer !== undefined) candidate.peer = canonicalIp(peer) ?? peer;
+  if (match.state === 'down') {
+    const reason = field(f.reason);
+    if (reason !== undefined) candidate.reason = reason;
+  }
+  return { kind: 'candidate', candidate: ordered(candidate) };
+}
+
+function field(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  const v = value.trim();
+  return v === '' ? undefined : v;
+}
+
+function personOf(aaaUser: string | undefined, remoteIkeId: string | undefined): string | undefined {
+  if (aaaUser !== undefined && !NOT_A_VALUE.test(aaaUser)) return aaaUser;
+  if (remoteIkeId === undefined || NOT_A_VALUE.test(remoteIkeId)) return undefined;
+  if (remoteIkeId.startsWith('@')) return undefined;
+  const cn = /(?:^|[,/]\s*)CN=([^,/]+)/i.exec(remoteIkeId);
+  if (cn) return cn[1]!.trim() || undefined;
+  return remoteIkeId;
+}
+
+function splitDomain(who: string): { user: string; domain?: string } | undefined {
+  const at = who.lastIndexOf('@');
+  if (at >= 0) {
+    const user = who.slice(0, at);
+    const domain = who.slice(at + 1);
+    if (user === '') return undefined;
+    return domain === '' ? { user } : { user, domain };
+  }
+  const slash = who.indexOf('\\');
+  if (slash >= 0) {
+    const domain = who.slice(0, slash);
+    const user = who.slice(slash + 1);
+    if (user === '') return undefined;
+    return domain === '' ? { user } : { user, domain };
+  }
+  return { user: who };
+}
+
+// One selector: `ipv4(0,0-65535,10.20.0.5-10.20.0.5)`, `ipv6(...)`, `ipv4_subnet(any:0,[0..7]=10.20.0.5/32)`.
+const SELECTOR = /\b(ipv[46])[a-z_]*\(([^()]*)\)/g;
+
+/**
+ * The client's address from the raw remote traffic selector text, or undefined when no selector
+ * names exactly one address (a site-to-site range like 0.0.0.0-255.255.255.255 or 0.0.0.0/0).
+ */
+export function clientAddress(tsRemote: string): { ip: string; ipv6?: string } | undefined {
+  let v4: string | undefined;
+  let v6: string | undefined;
+  for (const m of tsRemote.matchAll(SELECTOR)) {
+    const family = m[1] === 'ipv4' ? 4 : 6;
+    const inner = m[2]!;
+    // The address spec follows the last `=` (kmd) or the last `,` (iked).
+    const cut = Math.max(inner.lastIndexOf('='), inner.lastIndexOf(','));
+    const single = singleAddress(inner.slice(cut + 1).trim(), family);
+    if (single === undefined) continue;
+    if (family === 4) v4 ??= single;
+    else v6 ??= single;
+  }
+  if (v4 !== undefined) return v6 === undefined ? { ip: v4 } : { ip: v4, ipv6: v6 };
+  if (v6 !== undefined) return { ip: v6 };
+  return undefined;
+}
+
+function singleAddress(spec: string, family: 4 | 6): string | undefined {
+  let addr = spec;
+  const slash = spec.indexOf('/');
+  const dash = spec.indexOf('-');
+  if (slash >= 0) {
+    if (spec.slice(slash + 1) !== (family === 4 ? '32' : '128')) return undefined;
+    addr = spec.slice(0, slash);
+  } else if (dash >= 0) {
+    const first = canonicalIp(spec.slice(0, dash));
+    const last = canonicalIp(spec.slice(dash + 1));
+    if (first === undefined || first !== last) return undefined;
+    return familyOf(first) === family ? first : undefined;
+  }
+  const one = canonicalIp(addr);
+  return one !== undefined && familyOf(one) === family ? one : undefined;
+}
+
+function familyOf(ip: string): 4 | 6 {
+  return ip.includes(':') ? 6 : 4;
+}
+
+/** The address in one canonical spelling (IPv6 lower-case and compressed), or undefined. */
+export function canonicalIp(text: string): string | undefined {
+  const t = text.trim();
+  if (isIPv4(t)) return t;
+  if (isIPv6(t)) {
+    try {
+      return new URL(`http://[${t}]/`).hostname.slice(1, -1);
+    } catch {
+      return undefined;
+    }
+  }
+  return undefined;
+}
+
+/** Fixed key order, so NDJSON output and golden files are stable whatever the field order above. */
+function ordered(c: PtimCandidate): PtimCandidate {
+  const o: PtimCandidate = { user: c.user, domain: c.domain, ip: c.ip } as PtimCandidate;
+  if (c.ipv6 !== undefined) o.ipv6 = c.ipv6;
+  o.time = c.time;
+  o.device = c.device;
+  o.sender = c.sender;
+  if (c.vpn !== undefined) o.vpn = c.vpn;
+  if (c.gateway !== undefined) o.gateway = c.gateway;
+  if (c.tunnelId !== undefined) o.tunnelId = c.tunnelId;
+  if (c.peer !== undefined) o.peer = c.peer;
+  if (c.reason !== undefined) o.reason = c.reason;
+  o.flags = c.flags;
+  o.pattern = c.pattern;
+  o.line = c.line;
+  return o;
+}

@@ -1,0 +1,247 @@
+import type { Envelope, EnvelopeFormat } from '../pipeline-records.js';
+
+/**
+ * Takes a syslog line apart in every text form of JUNOS-LOGS.md §4:
+ *
+ *   <30>Mar 14 09:02:11 srx-hq iked[4242]: IKE_VPN_UP_ALARM_USER: VPN ...        RFC 3164
+ *   <30>1 2026-03-14T09:02:11.000Z srx-hq iked 4242 IKE_VPN_UP_ALARM_USER [junos@2636...] VPN ...
+ *   Mar 14 09:02:11  srx-hq iked[4242]: IKE_...                                  log file (with or without PRI)
+ *   09:02:11  IKE_VPN_UP_ALARM_USER: VPN ...                                     time only
+ *   srx-hq iked[4242]: IKE_VPN_UP_ALARM_USER: VPN ...                            starting at the host
+ *   IKE_VPN_UP_ALARM_USER: VPN ...                                               bare message
+ *   ... srx-hq (FPC Slot 1, PIC Slot 0) SPC3_PIC0 kmd[1234]: KMD_...             chassis prefix
+ *
+ * Hand-written scanning rather than one big regex: every hit line of a VPN-only capture goes
+ * through here, and a failed alternative of a big regex costs more than a few indexOf calls.
+ */
+
+const MONTHS: Readonly<Record<string, number>> = {
+  Jan: 0, Feb: 1, Mar: 2, Apr: 3, May: 4, Jun: 5, Jul: 6, Aug: 7, Sep: 8, Oct: 9, Nov: 10, Dec: 11,
+};
+
+const DAY_MS = 86_400_000;
+
+// `Mmm dd hh:mm:ss` (day space-padded or not), optional fraction.
+const BSD_TIME = /^([A-Z][a-z]{2}) {1,2}(\d{1,2}) (\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?(?= |$)/;
+// ISO timestamps some relays write in place of the BSD one (rsyslog high-precision, Junos `time-format year`).
+const ISO_TIME = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:?\d{2})?)(?= |$)/;
+// `Mmm dd yyyy hh:mm:ss` (Junos `time-format year`).
+const BSD_YEAR_TIME = /^([A-Z][a-z]{2}) {1,2}(\d{1,2}) (\d{4}) (\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?(?= |$)/;
+const CLOCK_ONLY = /^(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?(?= |$)/;
+// `app[pid]: ` or `app: ` (app without spaces, brackets or colons).
+const APP = /^([^\s[\]:]{1,64})(?:\[([^\]\s]{1,32})\])?:(?: |$)/;
+// The chassis prefix: `(FPC Slot 1, PIC Slot 0) SPC3_PIC0 `; the word after the parentheses is the
+// PIC's name, not the daemon.
+const CHASSIS = /^\([^()]{1,80}\) (?:(?![^\s[\]:]+(?:\[[^\]\s]+\])?:(?: |$))\S{1,64} )?/;
+const TAG = /^([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+):(?: |$)/;
+// RFC 5424 header after `<PRI>1 `: TIMESTAMP HOSTNAME APP-NAME PROCID MSGID
+const RFC5424_HEADER = /^1 (\S+) (\S+) (\S+) (\S+) (\S+)(?: |$)/;
+
+/**
+ * Parses one syslog message. Never throws, whatever the text: a line that fits no form becomes a
+ * `bare` envelope whose `msg` is the whole text. `receivedAt` (ms) decides the year of RFC 3164
+ * times (the year that puts the time nearest to it, never more than a day after it) and the date of
+ * time-only lines. Times without a zone are read as UTC.
+ */
+export function parseEnvelope(text: string, receivedAt: number): Envelope {
+  try {
+    return parse(text, receivedAt);
+  } catch {
+    // Defensive: the scanners above cannot throw on strings, but a parse error must never drop a line.
+    return { format: 'bare', msg: text };
+  }
+}
+
+function parse(input: string, receivedAt: number): Envelope {
+  let s = input.charCodeAt(0) === 0xfeff ? input.slice(1) : input;
+  let pri: number | undefined;
+  if (s.charCodeAt(0) === 60 /* < */) {
+    const close = s.indexOf('>');
+    if (close >= 2 && close <= 4) {
+      const digits = s.slice(1, close);
+      if (/^\d+$/.test(digits) && Number(digits) <= 191) {
+        pri = Number(digits);
+        s = s.slice(close + 1);
+      }
+    }
+  }
+  if (pri !== undefined && s.startsWith('1 ')) {
+    const env = parse5424(s, pri);
+    if (env) return env;
+  }
+
+  let time: Date | undefined;
+  let fullTime = false;
+  let m: RegExpExecArray | null;
+  if ((m = BSD_TIME.exec(s))) {
+    time = bsdTime(m[1]!, Number(m[2]), Number(m[3]), Number(m[4]), Number(m[5]), m[6], receivedAt);
+    fullTime = true;
+    s = s.slice(m[0].length);
+  } else if ((m = BSD_YEAR_TIME.exec(s))) {
+    time = dateOrUndefined(Date.UTC(Number(m[3]), MONTHS[m[1]!] ?? NaN, Number(m[2]), Number(m[4]), Number(m[5]), Number(m[6]), fraction(m[7])));
+    fullTime = true;
+    s = s.slice(m[0].length);
+  } else if ((m = ISO_TIME.exec(s))) {
+    time = isoTime(m[1]!);
+    fullTime = true;
+    s = s.slice(m[0].length);
+  } else if ((m = CLOCK_ONLY.exec(s))) {
+    time = clockTime(Number(m[1]), Number(m[2]), Number(m[3]), m[4], receivedAt);
+    s = s.slice(m[0].length);
+  }
+  const hadTime = m !== null;
+  s = s.replace(/^ +/, '');
+
+  const format: EnvelopeFormat = pri !== undefined ? 'rfc3164' : hadTime ? 'file' : 'bare';
+  const env: Envelope = { format, msg: s };
+  if (pri !== undefined) env.pri = pri;
+  if (time !== undefined) env.time = time;
+
+  const header = parseHeader(s, fullTime || pri !== undefined);
+  if (header) {
+    if (header.host !== undefined) env.host = header.host;
+    if (header.app !== undefined) env.app = header.app;
+    if (header.pid !== undefined) env.pid = header.pid;
+    env.msg = header.msg;
+  }
+  const tag = TAG.exec(env.msg);
+  if (tag) env.tag = tag[1]!;
+  else if (env.app !== undefined && env.app.includes('_') && TAG.test(`${env.app}: `)) {
+    // `09:02:11  IKE_VPN_UP_ALARM_USER: VPN ...`: the only `word:` is the tag, not a daemon.
+    env.tag = env.app;
+    env.msg = `${env.app}: ${env.msg}`;
+    delete env.app;
+  }
+  // A line that starts at the host (no time, no PRI) is a log-file line, not a bare message.
+  if (env.format === 'bare' && env.app !== undefined) env.format = 'file';
+  return env;
+}
+
+interface Header {
+  host?: string;
+  app?: string;
+  pid?: string;
+  msg: string;
+}
+
+/**
+ * After the time: `[host] [chassis prefix] app[pid]: msg`. A first word is taken as the host when a
+ * daemon follows it, or when the line had a full timestamp (RFC 3164 always names the host).
+ */
+function parseHeader(s: string, hostExpected: boolean): Header | undefined {
+  const direct = appAt(s);
+  if (direct) return direct;
+  const space = s.indexOf(' ');
+  if (space <= 0) return undefined;
+  const host = s.slice(0, space);
+  const rest = s.slice(space + 1);
+  const after = appAt(rest);
+  if (after) return { host, ...after };
+  if (hostExpected && !host.endsWith(':')) return { host, msg: rest };
+  return undefined;
+}
+
+function appAt(s: string): Omit<Header, 'host'> | undefined {
+  let rest = s;
+  const chassis = CHASSIS.exec(rest);
+  if (chassis) rest = rest.slice(chassis[0].length);
+  const app = APP.exec(rest);
+  if (!app) return undefined;
+  const h: Omit<Header, 'host'> = { app: app[1]!, msg: rest.slice(app[0].length) };
+  if (app[2] !== undefined) h.pid = app[2];
+  return h;
+}
+
+function parse5424(s: string, pri: number): Envelope | undefined {
+  const m = RFC5424_HEADER.exec(s);
+  if (!m) return undefined;
+  const env: Envelope = { format: 'rfc5424', pri, msg: '' };
+  const [, ts, host, app, procId, msgId] = m as unknown as [string, string, string, string, string, string];
+  if (ts !== '-') {
+    const t = isoTime(ts);
+    if (t) env.time = t;
+  }
+  if (host !== '-') env.host = host;
+  if (app !== '-') env.app = app;
+  if (procId !== '-') env.pid = procId;
+  if (msgId !== '-') env.msgId = msgId;
+  let pos = m[0].length;
+  if (s.startsWith('-', pos)) {
+    pos += 1;
+  } else if (s.charCodeAt(pos) === 91 /* [ */) {
+    const start = pos;
+    while (s.charCodeAt(pos) === 91) {
+      const end = sdElementEnd(s, pos);
+      if (end < 0) return undefined;
+      pos = end + 1;
+    }
+    env.structuredData = s.slice(start, pos);
+  }
+  let msg = s.charCodeAt(pos) === 32 ? s.slice(pos + 1) : s.slice(pos);
+  if (msg.charCodeAt(0) === 0xfeff) msg = msg.slice(1);
+  env.msg = msg;
+  const tag = TAG.exec(msg);
+  if (tag) env.tag = tag[1]!;
+  else if (env.msgId !== undefined && TAG.test(`${env.msgId}: `)) env.tag = env.msgId;
+  return env;
+}
+
+/** Index of the `]` closing the SD element at `start`, honouring quoted values and `\]` escapes. */
+function sdElementEnd(s: string, start: number): number {
+  let inQuotes = false;
+  for (let i = start + 1; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (inQuotes) {
+      if (c === 92 /* \ */) i++;
+      else if (c === 34 /* " */) inQuotes = false;
+    } else if (c === 34) {
+      inQuotes = true;
+    } else if (c === 93 /* ] */) {
+      return i;
+    }
+  }
+  return -1;
+}
+
+function fraction(digits: string | undefined): number {
+  return digits === undefined ? 0 : Math.floor(Number(`0.${digits}`) * 1000);
+}
+
+function dateOrUndefined(ms: number): Date | undefined {
+  return Number.isFinite(ms) ? new Date(ms) : undefined;
+}
+
+function isoTime(text: string): Date | undefined {
+  // A zone-less ISO time would be read as local time by Date; we read every zone-less time as UTC.
+  const zoned = /(?:Z|[+-]\d{2}:?\d{2})$/.test(text) ? text : `${text}Z`;
+  return dateOrUndefined(Date.parse(zoned));
+}
+
+/**
+ * RFC 3164 carries no year: of the years around receipt, take the one that puts the time nearest
+ * to receipt, but never more than a day after it (a firewall's clock may run a little ahead; a
+ * line from "next December" read in January is last December's).
+ */
+function bsdTime(mon: string, day: number, h: number, mi: number, sec: number, frac: string | undefined, receivedAt: number): Date | undefined {
+  const month = MONTHS[mon];
+  if (month === undefined || day < 1 || day > 31 || h > 23 || mi > 59 || sec > 60) return undefined;
+  const year = new Date(receivedAt).getUTCFullYear();
+  let best: number | undefined;
+  for (const y of [year - 1, year, year + 1]) {
+    const t: number = Date.UTC(y, month, day, h, mi, sec, fraction(frac));
+    // Feb 29 in a non-leap year rolls over into March: not a real date in that year.
+    if (new Date(t).getUTCMonth() !== month) continue;
+    if (t - receivedAt > DAY_MS) continue;
+    if (best === undefined || Math.abs(t - receivedAt) < Math.abs(best - receivedAt)) best = t;
+  }
+  return best === undefined ? undefined : new Date(best);
+}
+
+/** A time-only line belongs to the receipt day, or the day before when that would be in the future. */
+function clockTime(h: number, mi: number, sec: number, frac: string | undefined, receivedAt: number): Date | undefined {
+  if (h > 23 || mi > 59 || sec > 60) return undefined;
+  const day = Math.floor(receivedAt / DAY_MS) * DAY_MS;
+  let t = day + ((h * 60 + mi) * 60 + sec) * 1000 + fraction(frac);
+  if (t - receivedAt > 60_000) t -= DAY_MS;
+  return new Date(t);
+}

@@ -1,0 +1,76 @@
+import type { Config } from './config.js';
+import { normalize, type SkipReason } from './events/normalize.js';
+import type { PtimCandidate } from './events/ptim-event.js';
+import { parseEnvelope } from './ingest/envelope.js';
+import type { Envelope, PatternMatch, ReceivedMessage } from './pipeline-records.js';
+
+/**
+ * What the pipeline needs of a pattern set (src/patterns/pattern-set.ts `PatternSet` has all of
+ * it). Kept structural so the pipeline and its tests do not depend on how patterns are loaded.
+ */
+export interface LineMatcher {
+  readonly literals: readonly string[];
+  match(text: string): PatternMatch | undefined;
+  isNearMiss(text: string): boolean;
+}
+
+export type LineOutcome =
+  | { kind: 'candidate'; candidate: PtimCandidate }
+  | { kind: 'skipped'; ruleId: string; reason: SkipReason }
+  | { kind: 'near-miss'; text: string }
+  | { kind: 'noise' };
+
+/**
+ * One syslog message -> outcome: literal prefilter on the raw bytes, envelope, pattern match,
+ * normalize. Shared by the listeners (every received message) and replay (only lines the chunk
+ * scanner found a literal in; the prefilter here then costs a few indexOf calls more).
+ */
+export class LinePipeline {
+  readonly #patterns: LineMatcher;
+  readonly #vpns: Config['vpns'];
+  readonly #literals: readonly Buffer[];
+
+  constructor(options: { patterns: LineMatcher; vpns?: Config['vpns'] }) {
+    this.#patterns = options.patterns;
+    this.#vpns = options.vpns ?? {};
+    this.#literals = options.patterns.literals.filter((l) => l !== '').map((l) => Buffer.from(l, 'utf8'));
+  }
+
+  /** The pattern set's literals: a message containing none of them is noise. */
+  get literals(): readonly string[] {
+    return this.#patterns.literals;
+  }
+
+  /** One syslog message -> outcome. Pure and synchronous; never throws on any bytes. */
+  process(msg: ReceivedMessage): LineOutcome {
+    try {
+      if (!this.#hasLiteral(msg.data)) return { kind: 'noise' };
+      // Invalid UTF-8 (kmd writes garbage into Local IKE-ID) decodes to U+FFFD; it never throws.
+      const envelope = parseEnvelope(msg.data.toString('utf8'), msg.receivedAt);
+      const text = matchText(envelope);
+      const match = this.#patterns.match(text);
+      if (!match) return this.#patterns.isNearMiss(text) ? { kind: 'near-miss', text } : { kind: 'noise' };
+      const result = normalize(match, envelope, msg, this.#vpns);
+      if (result.kind === 'skipped') return { kind: 'skipped', ruleId: match.ruleId, reason: result.reason };
+      return result;
+    } catch {
+      // A pattern set is user-supplied code of a kind (regexes); a bug there must not stop ingestion.
+      return { kind: 'noise' };
+    }
+  }
+
+  #hasLiteral(data: Buffer): boolean {
+    for (const literal of this.#literals) if (data.indexOf(literal) >= 0) return true;
+    return false;
+  }
+}
+
+/**
+ * The text patterns see: the message from the tag on, `TAG: text`, in every form. RFC 5424 puts the
+ * tag in MSGID and only the text after the SD, so the tag is put back in front.
+ */
+export function matchText(envelope: Envelope): string {
+  const { tag, msg } = envelope;
+  if (tag === undefined || msg.startsWith(tag)) return msg;
+  return `${tag}: ${msg}`;
+}

@@ -1,0 +1,44 @@
+import type { ReplayProgress, ReplaySummary } from './dry-run.js';
+
+const n = (v: number): string => v.toLocaleString('en-US');
+
+/** Lines per second of a replay, rounded (0 for an instant replay of nothing). */
+export function linesPerSecond(summary: Pick<ReplaySummary, 'lines' | 'elapsedMs'>): number {
+  return summary.elapsedMs > 0 ? Math.round((summary.lines * 1000) / summary.elapsedMs) : 0;
+}
+
+/**
+ * The human summary a replay prints on stderr: lines read, matches per rule, skipped matches by
+ * reason, near misses with the first few verbatim, events by state, speed.
+ */
+export function formatSummary(s: ReplaySummary): string {
+  const out: string[] = [];
+  const mb = (s.bytes / 1e6).toFixed(1);
+  out.push(`replay: ${n(s.files)} file${s.files === 1 ? '' : 's'}, ${n(s.lines)} lines (${mb} MB) in ${(s.elapsedMs / 1000).toFixed(2)} s: ${n(linesPerSecond(s))} lines/s`);
+  const matched = Object.entries(s.matched).sort(([a], [b]) => a.localeCompare(b));
+  const totalMatched = matched.reduce((sum, [, c]) => sum + c, 0);
+  out.push(`matched: ${n(totalMatched)} line${totalMatched === 1 ? '' : 's'}`);
+  const width = Math.max(0, ...matched.map(([id]) => id.length));
+  for (const [id, count] of matched) out.push(`  ${id.padEnd(width)}  ${n(count)}`);
+  const skipped = Object.entries(s.skipped).sort(([a], [b]) => a.localeCompare(b));
+  const totalSkipped = skipped.reduce((sum, [, byRule]) => sum + Object.values(byRule).reduce((a, b) => a + b, 0), 0);
+  out.push(`skipped (matched, no identity event): ${n(totalSkipped)}`);
+  for (const [reason, byRule] of skipped) {
+    const count = Object.values(byRule).reduce((a, b) => a + b, 0);
+    const rules = Object.entries(byRule).sort(([a], [b]) => a.localeCompare(b)).map(([id, c]) => `${id} ${n(c)}`).join(', ');
+    out.push(`  ${reason}  ${n(count)}  (${rules})`);
+  }
+  out.push(`near misses (look like VPN events, matched no rule): ${n(s.nearMisses)}`);
+  for (const text of s.nearMissExamples) out.push(`  | ${text}`);
+  if (s.nearMisses > s.nearMissExamples.length && s.nearMissExamples.length > 0) out.push(`  ... and ${n(s.nearMisses - s.nearMissExamples.length)} more (run \`ptim-bridge patterns test\` on the capture)`);
+  out.push(`events: connect ${n(s.events.connect)}, disconnect ${n(s.events.disconnect)}, rekey ${n(s.events.rekey)}`);
+  if (s.oversized > 0) out.push(`oversized lines dropped: ${n(s.oversized)}`);
+  return `${out.join('\n')}\n`;
+}
+
+/** One progress line for a terminal (to be written after `\r`). */
+export function formatProgress(p: ReplayProgress): string {
+  const pct = p.fileSize ? ` ${Math.min(100, Math.floor((p.fileBytes * 100) / p.fileSize))}%` : '';
+  const rate = p.elapsedMs > 0 ? Math.round((p.lines * 1000) / p.elapsedMs) : 0;
+  return `${p.file}:${pct} ${n(p.lines)} lines, ${n(rate)} lines/s`;
+}

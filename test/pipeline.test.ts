@@ -1,0 +1,61 @@
+import test from 'ava';
+import { LinePipeline, matchText } from '../src/pipeline.js';
+import type { ReceivedMessage } from '../src/pipeline-records.js';
+import { tinyPatterns } from './helpers/tiny-patterns.js';
+
+const RECEIVED = Date.UTC(2026, 2, 14, 18, 0, 0);
+const UP_BODY = 'VPN ra-vpn from 198.51.100.23 is up. Local-ip: 203.0.113.1, gateway name: ra-gw, vpn name: ra-vpn, tunnel-id: 500011, local tunnel-if: st0.1, remote tunnel-ip: Not-Available, Local IKE-ID: vpn.example.com, Remote IKE-ID: @ra.auth, AAA username: alice, VR id: root, Traffic-selector: ts1, Traffic-selector local ID: ipv4(0,0-65535,0.0.0.0-255.255.255.255) , Traffic-selector remote ID: ipv4(0,0-65535,10.20.0.5-10.20.0.5) , SA Type: dynamic';
+const UP = `<30>Mar 14 09:02:11 srx-hq iked[4242]: IKE_VPN_UP_ALARM_USER: ${UP_BODY}`;
+const DOWN = UP.replace('UP_ALARM', 'DOWN_ALARM').replace('is up.', 'is down.').concat(', Reason: Peer sent delete');
+
+function message(line: string | Buffer): ReceivedMessage {
+  return { data: Buffer.isBuffer(line) ? line : Buffer.from(line), sender: '192.0.2.10', receivedAt: RECEIVED, transport: 'udp' };
+}
+
+const pipeline = new LinePipeline({ patterns: tinyPatterns, vpns: { 'ra-vpn': { domain: 'corp.example' } } });
+
+test('pipeline: the documented up line becomes a candidate', (t) => {
+  const out = pipeline.process(message(UP));
+  t.like(out, { kind: 'candidate', candidate: { user: 'alice', domain: 'corp.example', ip: '10.20.0.5', time: '2026-03-14T09:02:11.000Z', device: 'srx-hq', sender: '192.0.2.10', line: 'up', pattern: 'tiny-ike/vpn-up' } });
+});
+
+test('pipeline: a down line keeps its reason', (t) => {
+  const out = pipeline.process(message(DOWN));
+  t.like(out, { kind: 'candidate', candidate: { line: 'down', reason: 'Peer sent delete', pattern: 'tiny-ike/vpn-down' } });
+});
+
+test('pipeline: RFC 5424 puts the tag back in front of the text for the patterns', (t) => {
+  const line = `<30>1 2026-03-14T09:02:11.000Z srx-hq iked 4242 IKE_VPN_UP_ALARM_USER [junos@2636.1.1.1.2.129 a="b"] ${UP_BODY}`;
+  t.like(pipeline.process(message(line)), { kind: 'candidate', candidate: { user: 'alice', device: 'srx-hq' } });
+  t.is(matchText({ format: 'rfc5424', tag: 'X_Y', msg: 'text' }), 'X_Y: text');
+  t.is(matchText({ format: 'bare', tag: 'X_Y', msg: 'X_Y: text' }), 'X_Y: text');
+});
+
+test('pipeline: site-to-site is skipped with the rule id', (t) => {
+  const line = UP.replace('ipv4(0,0-65535,10.20.0.5-10.20.0.5)', 'ipv4(0,0-65535,0.0.0.0-255.255.255.255)');
+  t.deepEqual(pipeline.process(message(line)), { kind: 'skipped', ruleId: 'tiny-ike/vpn-up', reason: 'no-client-address' });
+});
+
+test('pipeline: near miss and noise', (t) => {
+  const near = '<30>Mar 14 09:02:11 srx-hq iked[4242]: IKE_VPN_UP_ALARM_USER: VPN ra-vpn from 198.51.100.23 is up. Something new';
+  t.deepEqual(pipeline.process(message(near)), { kind: 'near-miss', text: 'IKE_VPN_UP_ALARM_USER: VPN ra-vpn from 198.51.100.23 is up. Something new' });
+  t.deepEqual(pipeline.process(message('<14>Mar 14 09:02:11 srx-hq RT_FLOW: RT_FLOW_SESSION_CREATE: session created')), { kind: 'noise' });
+});
+
+test('pipeline: garbage bytes never throw', (t) => {
+  const garbage = Buffer.concat([Buffer.from(UP.slice(0, 200)), Buffer.from([0xff, 0x00, 0xc3, 0x28]), Buffer.from(UP.slice(200))]);
+  t.notThrows(() => pipeline.process(message(garbage)));
+  for (let i = 0; i < 500; i++) {
+    const bytes = Buffer.from(Array.from({ length: (i * 7) % 300 }, (_, j) => (i * 31 + j * 17) % 256));
+    t.notThrows(() => pipeline.process(message(Buffer.concat([Buffer.from('IKE_VPN_UP_ALARM_USER: '), bytes]))));
+  }
+});
+
+test('pipeline: kmd garbage in Local IKE-ID still yields the event', (t) => {
+  const kmd = Buffer.concat([
+    Buffer.from('<30>Mar 14 09:02:11 srx-old kmd[1234]: KMD_VPN_UP_ALARM_USER: VPN ra-vpn from 198.51.100.23 is up. Local-ip: 203.0.113.1, gateway name: ra-gw, vpn name: ra-vpn, tunnel-id: 131073, local tunnel-if: st0.0, remote tunnel-ip: Not-Available, Local IKE-ID: '),
+    Buffer.from([0xe4, 0xff, 0x01]),
+    Buffer.from(', Remote IKE-ID: bob@cert.example, AAA username: Not-Applicable, VR id: 0, Traffic-selector: , Traffic-selector local ID: ipv4_subnet(any:0,[0..7]=0.0.0.0/0), Traffic-selector remote ID: ipv4_subnet(any:0,[0..7]=10.20.0.9/32), SA Type: Static'),
+  ]);
+  t.like(pipeline.process(message(kmd)), { kind: 'candidate', candidate: { user: 'bob', domain: 'cert.example', ip: '10.20.0.9', device: 'srx-old', pattern: 'tiny-kmd/vpn-up' } });
+});
