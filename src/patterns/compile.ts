@@ -1,0 +1,114 @@
+import XRegExp from 'xregexp';
+import { PatternError } from '../errors.js';
+import type { LineState } from '../events/ptim-event.js';
+import type { DefinitionSource } from './pattern-file.js';
+
+/** Captures every shipped rule must yield (contracts: the normalizer reads these names). */
+export const REQUIRED_CAPTURES: Readonly<Record<LineState, readonly string[]>> = {
+  up: ['vpn', 'peer', 'localIp', 'gateway', 'tunnelId', 'remoteIkeId', 'aaaUser', 'tsRemote'],
+  down: ['vpn', 'peer', 'localIp', 'gateway', 'tunnelId', 'remoteIkeId', 'aaaUser', 'tsRemote', 'reason'],
+};
+
+const REFERENCE = /\{\{([\w$]+)\}\}/g;
+
+/** The `{{name}}` references in a regex source, in order of appearance. */
+export function referencesOf(source: string): string[] {
+  return [...source.matchAll(REFERENCE)].map((m) => m[1] ?? '');
+}
+
+/**
+ * Compiles sub-pattern definitions (which may reference each other) into XRegExp objects, on
+ * demand and once each. Every regex is free-spacing (`x`): the one rule for everything in a pattern
+ * file, so a definition pasted into a rule means the same thing there.
+ */
+export class DefinitionTable {
+  readonly #sources: ReadonlyMap<string, DefinitionSource>;
+  readonly #compiled = new Map<string, RegExp>();
+
+  constructor(definitions: Iterable<DefinitionSource>) {
+    // Later entries win: a user folder redefines a shipped {{ip}} for every rule that uses it.
+    this.#sources = new Map([...definitions].map((d) => [d.name, d]));
+  }
+
+  has(name: string): boolean {
+    return this.#sources.has(name);
+  }
+
+  get names(): string[] {
+    return [...this.#sources.keys()];
+  }
+
+  /**
+   * The compiled sub-patterns a source references (directly), keyed by name.
+   * @throws PatternError for an undefined reference, a cycle, or a definition that does not compile.
+   */
+  subpatternsFor(source: string, where: { file: string; line: number; ruleId?: string; chain?: readonly string[] }): Record<string, RegExp> {
+    const subs: Record<string, RegExp> = {};
+    for (const name of referencesOf(source)) {
+      if (!this.#sources.has(name)) {
+        const known = this.names.sort().join(', ');
+        throw new PatternError(`Undefined sub-pattern {{${name}}}${where.ruleId ? ` in rule \`${where.ruleId}\`` : ''}; define it under \`definitions:\` (known: ${known || 'none'})`, {
+          file: where.file, line: where.line, ...(where.ruleId ? { ruleId: where.ruleId } : {}),
+        });
+      }
+      subs[name] = this.#compile(name, where.chain ?? []);
+    }
+    return subs;
+  }
+
+  #compile(name: string, chain: readonly string[]): RegExp {
+    const done = this.#compiled.get(name);
+    if (done) return done;
+    const def = this.#sources.get(name)!;
+    if (chain.includes(name)) {
+      throw new PatternError(`Sub-pattern {{${name}}} refers to itself through ${[...chain, name].map((n) => `{{${n}}}`).join(' -> ')}; break the cycle`, { file: def.file, line: def.line });
+    }
+    const subs = this.subpatternsFor(def.source, { file: def.file, line: def.line, chain: [...chain, name] });
+    let regex: RegExp;
+    try {
+      regex = XRegExp.build(def.source, subs, 'x');
+    } catch (error) {
+      throw new PatternError(`Sub-pattern {{${name}}} does not compile: ${(error as Error).message}`, { file: def.file, line: def.line, cause: error });
+    }
+    this.#compiled.set(name, regex);
+    return regex;
+  }
+}
+
+export interface CompiledRegex {
+  regex: RegExp;
+  /** Name of each capturing group by position (index 0 = group 1); null for unnamed groups. */
+  captureNames: ReadonlyArray<string | null>;
+}
+
+/**
+ * Compiles a rule's regex with its sub-patterns and checks the captures the normalizer needs.
+ * @throws PatternError naming the rule when the regex does not compile, uses the g/y flags through
+ *   an inline modifier, or lacks a required named capture.
+ */
+export function compileRule(
+  rule: { ruleId: string; state: LineState; regex: string; file: string; regexLine: number },
+  definitions: DefinitionTable,
+): CompiledRegex {
+  const where = { file: rule.file, line: rule.regexLine, ruleId: rule.ruleId };
+  const subs = definitions.subpatternsFor(rule.regex, where);
+  let regex: RegExp;
+  try {
+    regex = XRegExp.build(rule.regex, subs, 'x');
+  } catch (error) {
+    throw new PatternError(`The regex of rule \`${rule.ruleId}\` does not compile: ${(error as Error).message}`, { ...where, cause: error });
+  }
+  if (regex.global || regex.sticky) {
+    throw new PatternError(`The regex of rule \`${rule.ruleId}\` must not use the g or y flag (matching is stateless)`, where);
+  }
+  const data = (regex as RegExp & { xregexp?: { captureNames?: Array<string | null> | null } }).xregexp;
+  const captureNames = data?.captureNames ?? [];
+  const missing = REQUIRED_CAPTURES[rule.state].filter((name) => !captureNames.includes(name));
+  if (missing.length > 0) {
+    throw new PatternError(
+      `Rule \`${rule.ruleId}\` (state ${rule.state}) lacks the named capture${missing.length > 1 ? 's' : ''} ${missing.map((n) => `(?<${n}>...)`).join(', ')}; the normalizer needs ${REQUIRED_CAPTURES[rule.state].join(', ')}`,
+      where,
+    );
+  }
+  return { regex, captureNames };
+}

@@ -1,0 +1,94 @@
+import type { PatternMatch } from '../pipeline-records.js';
+import type { ExampleSource } from './pattern-file.js';
+import type { PatternSet } from './pattern-set.js';
+
+/** One difference between what an example expects and what the set produced. */
+export interface ExampleMismatch {
+  /** "rule", or the name of a field. */
+  what: string;
+  expected: string;
+  got: string;
+}
+
+export interface ExampleResult {
+  example: ExampleSource;
+  /** What the set produced for the example's line. */
+  match: PatternMatch | undefined;
+  mismatches: readonly ExampleMismatch[];
+}
+
+/**
+ * Runs one example against the set: first-match semantics, exactly as the pipeline matches.
+ * Pure; never throws.
+ */
+export function runExample(set: PatternSet, example: ExampleSource): ExampleResult {
+  const match = set.match(example.text);
+  const mismatches: ExampleMismatch[] = [];
+  const got = match ? match.ruleId : 'no match';
+  const expect = example.expect;
+  switch (expect.kind) {
+    case 'rule': {
+      if (!match || match.ruleId !== expect.ruleId) {
+        const loaded = set.rules.some((r) => r.id === expect.ruleId);
+        mismatches.push({ what: 'rule', expected: loaded ? expect.ruleId : `${expect.ruleId} (no such rule is loaded)`, got: hintFor(set, example.text, match, got) });
+        break;
+      }
+      for (const [field, want] of Object.entries(example.fields)) {
+        const have = match.fields[field];
+        if (want === null ? have !== undefined : have !== want) {
+          mismatches.push({ what: field, expected: want === null ? '(absent)' : JSON.stringify(want), got: have === undefined ? '(absent)' : JSON.stringify(have) });
+        }
+      }
+      break;
+    }
+    case 'no-match':
+      if (match) mismatches.push({ what: 'rule', expected: 'no match', got });
+      break;
+    case 'near-miss':
+      if (match) mismatches.push({ what: 'rule', expected: 'no match (a near miss)', got });
+      else if (!set.isNearMiss(example.text)) mismatches.push({ what: 'near miss', expected: 'a near miss', got: 'noise (contains no literal of the set)' });
+      break;
+    default:
+      expect satisfies never;
+  }
+  return { example, match, mismatches };
+}
+
+/** Runs every inline example of the set, in load order. */
+export function runExamples(set: PatternSet): ExampleResult[] {
+  return set.examples.map((e) => runExample(set, e));
+}
+
+/**
+ * The readable report of failed examples: where each example is, what was expected and what came,
+ * one line per differing field. Empty string when all passed.
+ */
+export function formatExampleFailures(results: readonly ExampleResult[]): string {
+  const out: string[] = [];
+  for (const r of results) {
+    if (r.mismatches.length === 0) continue;
+    const e = r.example;
+    out.push(`FAIL ${e.file}:${e.line}${e.name ? ` ${JSON.stringify(e.name)}` : ''}`);
+    out.push(`  line: ${abbreviate(e.text, 160)}`);
+    const width = Math.max(...r.mismatches.map((m) => m.what.length));
+    for (const m of r.mismatches) {
+      out.push(`  ${m.what.padEnd(width)}  expected ${m.expected}`);
+      out.push(`  ${''.padEnd(width)}       got ${m.got}`);
+    }
+  }
+  return out.length === 0 ? '' : `${out.join('\n')}\n`;
+}
+
+/** When a line matched no rule, say whether any prefilter occurred: the first thing to tune. */
+function hintFor(set: PatternSet, text: string, match: PatternMatch | undefined, got: string): string {
+  if (match) return got;
+  const withLiteral = set.rules.filter((r) => text.includes(r.prefilter)).map((r) => r.id);
+  return withLiteral.length === 0
+    ? 'no match (no rule\'s prefilter occurs in the line)'
+    : `no match (prefilter found for ${withLiteral.join(', ')}, but the regex did not match)`;
+}
+
+function abbreviate(text: string, max: number): string {
+  const shown = JSON.stringify(text).slice(1, -1);
+  return shown.length <= max ? shown : `${shown.slice(0, max - 3)}...`;
+}

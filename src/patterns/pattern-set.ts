@@ -1,0 +1,112 @@
+import type { LineState } from '../events/ptim-event.js';
+import type { PatternMatch } from '../pipeline-records.js';
+import type { ExampleSource } from './pattern-file.js';
+
+export interface CompiledRule {
+  /** "<set>/<rule>", e.g. "junos-iked/vpn-up". */
+  id: string;
+  state: LineState;
+  /** A literal every line this rule matches contains; the regex runs only when it occurs. */
+  prefilter: string;
+  regex: RegExp;
+  file: string;
+  /** Line of the rule in its file (for messages). */
+  line: number;
+  /** Name of each capturing group by position (index 0 = group 1); null for unnamed groups. */
+  captureNames: ReadonlyArray<string | null>;
+  description?: string;
+}
+
+export interface PatternSet {
+  readonly rules: readonly CompiledRule[];
+  /** Every literal worth finding in raw bytes: rule prefilters plus near-miss markers. A message containing none of them is noise. */
+  readonly literals: readonly string[];
+  /** Inline examples of every loaded file, in load order (for `patterns test` and lint). */
+  readonly examples: readonly ExampleSource[];
+  /** The files the set was loaded from, in load order. */
+  readonly files: readonly string[];
+  /** First rule (in order) whose prefilter occurs in the text and whose regex matches. */
+  match(text: string): PatternMatch | undefined;
+  /** True when an unmatched text looks like a VPN up/down event (a near miss worth showing). */
+  isNearMiss(text: string): boolean;
+}
+
+/**
+ * Builds the matcher over compiled rules. Rules keep their order (first match wins); each
+ * distinct prefilter is searched at most once per text, and a rule's regex runs only when its
+ * prefilter occurred, so noise costs a few substring searches and no regex at all.
+ */
+export function createPatternSet(input: {
+  rules: readonly CompiledRule[];
+  nearMiss: readonly string[];
+  examples?: readonly ExampleSource[];
+  files?: readonly string[];
+}): PatternSet {
+  return new CompiledPatternSet(input.rules, input.nearMiss, input.examples ?? [], input.files ?? []);
+}
+
+class CompiledPatternSet implements PatternSet {
+  readonly rules: readonly CompiledRule[];
+  readonly literals: readonly string[];
+  readonly examples: readonly ExampleSource[];
+  readonly files: readonly string[];
+  /** Distinct prefilters, and for each rule the index of its prefilter among them. */
+  readonly #prefilters: readonly string[];
+  readonly #ruleLiteral: readonly number[];
+  /** Reused per call (match is synchronous): 0 = not searched yet, 1 = present, 2 = absent. */
+  readonly #seen: Uint8Array;
+
+  constructor(rules: readonly CompiledRule[], nearMiss: readonly string[], examples: readonly ExampleSource[], files: readonly string[]) {
+    this.rules = Object.freeze([...rules]);
+    this.examples = Object.freeze([...examples]);
+    this.files = Object.freeze([...files]);
+    const prefilters = [...new Set(rules.map((r) => r.prefilter))];
+    this.#prefilters = prefilters;
+    this.#ruleLiteral = rules.map((r) => prefilters.indexOf(r.prefilter));
+    this.#seen = new Uint8Array(prefilters.length);
+    this.literals = Object.freeze(minimalLiterals([...prefilters, ...nearMiss]));
+  }
+
+  match(text: string): PatternMatch | undefined {
+    const seen = this.#seen;
+    seen.fill(0);
+    const rules = this.rules;
+    for (let i = 0; i < rules.length; i++) {
+      const li = this.#ruleLiteral[i]!;
+      let state = seen[li]!;
+      if (state === 0) {
+        state = text.includes(this.#prefilters[li]!) ? 1 : 2;
+        seen[li] = state;
+      }
+      if (state === 2) continue;
+      const rule = rules[i]!;
+      // Native exec: XRegExp compiled the named groups to plain ones and kept the names aside.
+      const m = RegExp.prototype.exec.call(rule.regex, text);
+      if (m === null) continue;
+      const fields: Record<string, string> = {};
+      const names = rule.captureNames;
+      for (let g = 0; g < names.length; g++) {
+        const name = names[g];
+        const value = m[g + 1];
+        // Absent and empty are the same to consumers: "Traffic-selector: ," has no name.
+        if (name && value !== undefined && value !== '') fields[name] = value;
+      }
+      return { ruleId: rule.id, state: rule.state, fields };
+    }
+    return undefined;
+  }
+
+  isNearMiss(text: string): boolean {
+    for (const literal of this.literals) if (text.includes(literal)) return true;
+    return false;
+  }
+}
+
+/**
+ * Drops literals that contain another literal: any text containing the longer one contains the
+ * shorter one too, so scanning for both finds nothing more and costs a second search.
+ */
+function minimalLiterals(literals: readonly string[]): string[] {
+  const unique = [...new Set(literals)];
+  return unique.filter((l) => !unique.some((o) => o !== l && l.includes(o)));
+}
