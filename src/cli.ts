@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { isBridgeError } from './errors.js';
 import { registerConfigCommand } from './commands/config.js';
+import { registerReplayCommand } from './commands/replay.js';
 
 /**
  * The `ptim-bridge` program. Each subcommand lives in src/commands/<name>.ts and registers itself
@@ -14,6 +15,7 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage and examples)')
     .exitOverride();
   registerConfigCommand(program);
+  registerReplayCommand(program);
   return program;
 }
 

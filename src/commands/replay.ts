@@ -1,0 +1,81 @@
+import type { Command } from 'commander';
+import { loadConfig } from '../config.js';
+import { BridgeError } from '../errors.js';
+import { loadPatterns } from '../patterns/load.js';
+import { LinePipeline } from '../pipeline.js';
+import { replayDryRun, type ReplayProgress } from '../replay/dry-run.js';
+import { NdjsonWriter } from '../replay/ndjson-writer.js';
+import { formatProgress, formatSummary } from '../replay/report.js';
+
+interface ReplayOptions {
+  dryRun?: boolean;
+  patterns: string[];
+  config?: string;
+  now?: string;
+  progress?: boolean;
+}
+
+// Progress is worth a line on a terminal only when the input takes more than a moment.
+const PROGRESS_INTERVAL_MS = 500;
+
+export function registerReplayCommand(program: Command): void {
+  program
+    .command('replay')
+    .description('Replay text captures (plain, gzip or - for standard input; any syslog line form) through the pipeline.')
+    .argument('<files...>', 'capture files; .gz is recognised by content; - reads standard input')
+    .option('--dry-run', 'print the PTIM events as NDJSON on stdout instead of delivering them')
+    .option('-p, --patterns <dir>', 'extra pattern folder (repeatable; overrides shipped rules by id)', collect, [])
+    .option('-c, --config <file>', 'YAML config (vpns.<name>.domain aliases, patterns, limits)')
+    .option('--now <time>', 'receipt time for the lines (ISO 8601): decides the year of RFC 3164 times and stands in for lines without one; default: the file\'s modification time')
+    .option('--no-progress', 'no progress line on a terminal')
+    .addHelpText('after', `
+Output: one event per line on stdout; a summary (lines read, matches per rule, skipped matches by
+reason, near misses with the first ones verbatim, events by state, lines/s) on stderr.
+
+Examples:
+  $ ptim-bridge replay --dry-run /var/log/messages
+  $ ptim-bridge replay --dry-run --config ptim-bridge.yaml --patterns ./my-patterns capture-*.log.gz > events.ndjson
+  $ zcat old.gz | ptim-bridge replay --dry-run - | jq -r 'select(.state=="connect") | .user'
+  $ ptim-bridge replay --dry-run --now 2026-03-15T00:00:00Z fixtures/iked.log`)
+    .action(async (files: string[], opts: ReplayOptions) => {
+      if (!opts.dryRun) {
+        throw new BridgeError('ERR_USAGE', 'Replay without --dry-run delivers to JIMS and needs --jims-url, which this build does not support yet. Add --dry-run to print the events instead.');
+      }
+      let now: number | undefined;
+      if (opts.now !== undefined) {
+        now = Date.parse(opts.now);
+        if (!Number.isFinite(now)) throw new BridgeError('ERR_USAGE', `Expected --now as an ISO 8601 time like 2026-03-15T00:00:00Z, got ${JSON.stringify(opts.now)}.`);
+      }
+      if (files.filter((f) => f === '-').length > 1) throw new BridgeError('ERR_USAGE', 'Standard input (-) can be given only once.');
+      const config = loadConfig(opts.config);
+      const patterns = loadPatterns({ shipped: config.patterns.shipped, dirs: [...config.patterns.dirs, ...opts.patterns] });
+      const pipeline = new LinePipeline({ patterns, vpns: config.vpns });
+      const out = new NdjsonWriter(process.stdout);
+      const progress = opts.progress !== false && process.stderr.isTTY ? progressPrinter() : undefined;
+      const summary = await replayDryRun({
+        files, pipeline, out, now, maxLineBytes: config.limits.maxMessageBytes, onProgress: progress?.update,
+      });
+      progress?.done();
+      process.stderr.write(formatSummary(summary));
+    });
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function progressPrinter(): { update: (p: ReplayProgress) => void; done: () => void } {
+  let last = 0;
+  let shown = false;
+  return {
+    update(p) {
+      if (p.elapsedMs - last < PROGRESS_INTERVAL_MS) return;
+      last = p.elapsedMs;
+      shown = true;
+      process.stderr.write(`\r\x1b[K${formatProgress(p)}`);
+    },
+    done() {
+      if (shown) process.stderr.write('\r\x1b[K');
+    },
+  };
+}
