@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { isBridgeError } from './errors.js';
 import { registerConfigCommand } from './commands/config.js';
 import { registerReplayCommand } from './commands/replay.js';
+import { registerRunCommand } from './commands/run.js';
 
 /**
  * The `ptim-bridge` program. Each subcommand lives in src/commands/<name>.ts and registers itself
@@ -16,6 +17,7 @@ export function buildProgram(): Command {
     .exitOverride();
   registerConfigCommand(program);
   registerReplayCommand(program);
+  registerRunCommand(program);
   return program;
 }
 
