@@ -4,12 +4,18 @@
 //        datagrams in flight), so the figure is the rate accepted without loss; loss is printed too.
 //   TCP: N messages over 1 connection and over 10 connections, senders in a worker thread so the
 //        receiving event loop is measured, not the sender.
+//   run --dry-run: the real process (bin/ptim-bridge.js) fed over TCP (1 and 10 connections) with
+//        a mix of 90 % flow-log noise and 10 % VPN up lines, timed until the last event is on its
+//        stdout: listeners -> framing -> prefilter -> envelope -> match -> normalize -> NDJSON.
 // Env: BENCH_INGEST_N (default 500000 per run).
+import { spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { connect } from 'node:net';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 
 const LINE = '<14>Mar 14 09:02:11 srx-hq RT_FLOW: RT_FLOW_SESSION_CREATE: session created 10.1.2.3/51234->198.51.100.7/443 0x0 junos-https 203.0.113.1/61234->198.51.100.7/443 0x0 source rule r1 N/A N/A 6 policy1 trust untrust 123456 N/A(N/A) ge-0/0/1.0 UNKNOWN UNKNOWN UNKNOWN N/A N/A -1 N/A';
+
+const VPN_UP = '<30>Mar 14 09:02:11 srx-hq iked[4242]: IKE_VPN_UP_ALARM_USER: VPN ra-vpn from 198.51.100.23 is up. Local-ip: 203.0.113.1, gateway name: ra-gw, vpn name: ra-vpn, tunnel-id: 500011, local tunnel-if: st0.1, remote tunnel-ip: Not-Available, Local IKE-ID: vpn.example.com, Remote IKE-ID: @ra.auth, AAA username: alice, VR id: root, Traffic-selector: ts1, Traffic-selector local ID: ipv4(0,0-65535,0.0.0.0-255.255.255.255) , Traffic-selector remote ID: ipv4(0,0-65535,10.20.0.5-10.20.0.5) , SA Type: dynamic';
 
 if (!isMainThread) {
   await sender(workerData);
@@ -89,6 +95,42 @@ async function main() {
   }
   onCount = () => {};
   await set.close();
+
+  for (const conns of [1, 10]) {
+    const figure = await throughDryRun(Math.floor(n / conns) * conns, conns);
+    print(`run_dry_run_tcp_${conns}conn_msgs_per_s`, figure, 'msg/s');
+  }
+}
+
+/** Messages/s through a real `run --dry-run` process, from the first byte sent to the last event printed. */
+async function throughDryRun(total, conns) {
+  const bin = new URL('../bin/ptim-bridge.js', import.meta.url).pathname;
+  const child = spawn(process.execPath, [bin, 'run', '--dry-run', '--listen', 'tcp://127.0.0.1:0', '--allow-sender', '127.0.0.1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  const port = await new Promise((resolve, reject) => {
+    child.stderr.on('data', (b) => {
+      err += b.toString();
+      const m = /"transport":"tcp".*?"port":(\d+)/.exec(err);
+      if (m) resolve(Number(m[1]));
+    });
+    child.once('exit', (code) => reject(new Error(`run exited ${code}: ${err}`)));
+  });
+  const expected = total / 10;
+  let lines = 0;
+  let resolveDone;
+  const done = new Promise((r) => (resolveDone = r));
+  child.stdout.on('data', (b) => {
+    for (let i = b.indexOf(10); i !== -1; i = b.indexOf(10, i + 1)) lines++;
+    if (lines >= expected) resolveDone();
+  });
+  const started = performance.now();
+  const worker = new Worker(new URL(import.meta.url), { workerData: { kind: 'tcp', port, n: total / conns, conns, mix: true } });
+  await done;
+  const seconds = (performance.now() - started) / 1000;
+  await worker.terminate();
+  child.kill('SIGTERM');
+  await new Promise((r) => child.once('exit', r));
+  return Math.round(total / seconds);
 }
 
 async function sender({ kind, port, n, window, conns }) {
@@ -121,15 +163,18 @@ async function sender({ kind, port, n, window, conns }) {
     return;
   }
   // TCP: each connection writes n LF-terminated lines in 64 KiB writes, honouring back-pressure.
-  const line = Buffer.from(`${LINE}\n`);
-  const perWrite = Math.floor(65536 / line.length);
-  const block = Buffer.concat(Array.from({ length: perWrite }, () => line));
+  // With `mix`, every 10th line is a VPN up event (the same one: no session table in a dry run), the rest flow-log noise.
+  const group = workerData.mix ? Buffer.from(Array.from({ length: 10 }, (_, i) => `${i === 9 ? VPN_UP : LINE}\n`).join('')) : Buffer.from(`${LINE}\n`);
+  const perGroup = workerData.mix ? 10 : 1;
+  const groupsPerWrite = Math.floor(65536 / group.length);
+  const perWrite = groupsPerWrite * perGroup;
+  const block = Buffer.concat(Array.from({ length: groupsPerWrite }, () => group));
   await Promise.all(Array.from({ length: conns }, () => new Promise((resolve, reject) => {
     const s = connect({ port, host: '127.0.0.1' }, async () => {
       let left = n;
       while (left > 0) {
         const k = Math.min(perWrite, left);
-        const chunk = k === perWrite ? block : block.subarray(0, k * line.length);
+        const chunk = k === perWrite ? block : block.subarray(0, (k / perGroup) * group.length);
         left -= k;
         if (!s.write(chunk)) await new Promise((r) => s.once('drain', r));
       }
