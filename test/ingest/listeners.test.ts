@@ -161,25 +161,30 @@ test('tcp: 10,000 connections at once; per-sender limit holds and other senders 
   t.timeout(90_000);
   const l = await startTestListeners(t, ['tcp://127.0.0.1:0'], { limits: { maxConnections: 200, maxConnectionsPerSender: 100 } });
   const port = l.port('tcp');
+  const gauge = async () => (await l.registry.getSingleMetric('ptim_bridge_ingest_connections')!.get()).values[0]?.value ?? 0;
+  let maxSeen = 0;
+  const sampler = setInterval(() => void gauge().then((v) => (maxSeen = Math.max(maxSeen, v))), 5);
+  t.teardown(() => clearInterval(sampler));
   const flood: Socket[] = [];
-  let settled = 0;
   for (let i = 0; i < 10_000; i++) {
     const s = connect({ port, host: '127.0.0.1' });
     s.on('error', () => {});
-    s.once('close', () => settled++);
-    s.once('connect', () => settled++);
     flood.push(s);
   }
   t.teardown(() => flood.forEach((s) => s.destroy()));
-  const gauge = async () => (await l.registry.getSingleMetric('ptim_bridge_ingest_connections')!.get()).values[0]?.value ?? 0;
-  await waitUntil(async () => (await l.dropped('tcp', 'max-connections-per-sender')) >= 9_900, 60_000, 'refusals');
-  t.is(await gauge(), 100);
+  // Exact totals are not asserted: with 10,000 SYNs against a 4,096 backlog the kernel itself
+  // drops some handshakes (retried with backoff, seconds later under load). What must hold: the
+  // cap is never exceeded, refusals are counted, and another sender is served during the flood.
+  await waitUntil(async () => (await gauge()) === 100 && (await l.dropped('tcp', 'max-connections-per-sender')) >= 1_000, 60_000, 'the cap reached and refusals counted');
   const good = await tcpConnect(port, { localAddress: '127.0.0.2' });
   good.end('<30>good during flood\n');
   await l.waitMessages(1);
   t.deepEqual(l.texts(), ['<30>good during flood']);
+  t.log(`refused so far: ${await l.dropped('tcp', 'max-connections-per-sender')}`);
   flood.forEach((s) => s.destroy());
   await waitUntil(async () => (await gauge()) === 0, 30_000, 'flood connections closed');
+  clearInterval(sampler);
+  t.true(maxSeen <= 101, `at most 100 flood connections + the good one were open (saw ${maxSeen})`);
 });
 
 test('tcp: maxConnections caps the whole process', async (t) => {
