@@ -192,7 +192,11 @@ function createTlsHandshaker(files: TlsFiles, ctx: IngestContext, idleMs: number
     throw new BridgeError('ERR_CONFIG_INVALID', `The TLS certificate or key is not usable: ${(cause as Error).message}. Check that tls.cert and tls.key are a matching PEM pair.`, { key: 'tls.cert', cause });
   }
   server.on('tlsClientError', (error: NodeJS.ErrnoException, socket: TLSSocket) => {
-    ctx.drop('tls', 'tls-handshake', { sender: normalizeAddress(socket.remoteAddress ?? ''), error: error.code ?? error.message });
+    // A sender that opens a connection and never starts the handshake is a half-open connection.
+    const reason = error.code === 'ERR_TLS_HANDSHAKE_TIMEOUT' ? 'idle-timeout' : 'tls-handshake';
+    ctx.drop('tls', reason, { sender: normalizeAddress(socket.remoteAddress ?? ''), error: error.code ?? error.message });
+    // Node reports a handshake timeout but leaves the socket open.
+    socket.destroy();
   });
   return server;
 }

@@ -245,6 +245,28 @@ test('tls: frames over TLS; mutual TLS refuses a client without a certificate or
   await waitUntil(async () => ((await l.registry.getSingleMetric('ptim_bridge_ingest_connections')!.get()).values[0]?.value ?? 0) === 0, 10_000, 'connections released');
 });
 
+test('tls: a connection that never starts the handshake is closed after the idle timeout', async (t) => {
+  const certs = await testCerts();
+  const l = await startTestListeners(t, ['tls://127.0.0.1:0'], { limits: { idleTimeoutSeconds: 1 }, tls: { cert: certs.serverCert, key: certs.serverKey } });
+  const silent = await tcpConnect(l.port('tls'));
+  await closed(silent);
+  await waitUntil(async () => (await l.dropped('tls', 'idle-timeout')) === 1);
+  t.pass();
+});
+
+test('tls close(): delivers what the sender already wrote, including a last line without trailer', async (t) => {
+  const certs = await testCerts();
+  const l = await startTestListeners(t, ['tls://127.0.0.1:0'], { tls: { cert: certs.serverCert, key: certs.serverKey } });
+  const s = tlsConnect({ port: l.port('tls'), host: '127.0.0.1', ca: certs.pem.ca, servername: 'localhost' });
+  s.on('error', () => {});
+  await new Promise((resolve) => s.once('secureConnect', resolve));
+  s.on('end', () => s.end());
+  s.write('<30>a\n<30>b');
+  await l.waitMessages(1);
+  await l.set.close();
+  t.deepEqual(l.texts(), ['<30>a', '<30>b']);
+});
+
 test('startListeners: configuration errors say what to do', async (t) => {
   const base = { config: validateConfig({}), onMessage: () => {}, log: silentLogger(), registry: new Registry() };
   const code = async (p: Promise<unknown>) => ((await t.throwsAsync(p)) as { code?: string }).code;
