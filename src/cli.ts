@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { isBridgeError } from './errors.js';
 import { registerConfigCommand } from './commands/config.js';
 import { registerReplayCommand } from './commands/replay.js';
+import { registerPatternsCommand } from './commands/patterns.js';
 import { registerRunCommand } from './commands/run.js';
 
 /**
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
     .exitOverride();
   registerConfigCommand(program);
   registerReplayCommand(program);
+  registerPatternsCommand(program);
   registerRunCommand(program);
   return program;
 }

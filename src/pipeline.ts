@@ -43,8 +43,16 @@ export class LinePipeline {
 
   /** One syslog message -> outcome. Pure and synchronous; never throws on any bytes. */
   process(msg: ReceivedMessage): LineOutcome {
+    if (!this.#hasLiteral(msg.data)) return { kind: 'noise' };
+    return this.processPrefiltered(msg);
+  }
+
+  /**
+   * Like `process`, for a caller that already found one of `literals` in the bytes (the replay
+   * chunk scanner): skips the literal search. Never throws.
+   */
+  processPrefiltered(msg: ReceivedMessage): LineOutcome {
     try {
-      if (!this.#hasLiteral(msg.data)) return { kind: 'noise' };
       // Invalid UTF-8 (kmd writes garbage into Local IKE-ID) decodes to U+FFFD; it never throws.
       const envelope = parseEnvelope(msg.data.toString('utf8'), msg.receivedAt);
       const text = matchText(envelope);

@@ -51,30 +51,28 @@ export function normalize(match: PatternMatch, envelope: Envelope, msg: Received
     flags.push('domain-missing');
   }
 
-  const candidate: PtimCandidate = {
-    user: split.user,
-    domain,
-    ip: address.ip,
-    time: (envelope.time ?? new Date(msg.receivedAt)).toISOString(),
-    device: envelope.host ?? msg.sender,
-    sender: msg.sender,
-    flags,
-    pattern: match.ruleId,
-    line: match.state,
-  };
+  // Keys are added in the order of DESIGN.md §3, so NDJSON output and golden files are stable.
+  const candidate = { user: split.user, domain, ip: address.ip } as PtimCandidate;
   if (address.ipv6 !== undefined) candidate.ipv6 = address.ipv6;
+  candidate.time = (envelope.time ?? new Date(msg.receivedAt)).toISOString();
+  candidate.device = envelope.host ?? msg.sender;
+  candidate.sender = msg.sender;
   const gateway = field(f.gateway);
   const tunnelId = field(f.tunnelId);
   const peer = field(f.peer);
   if (vpn !== undefined) candidate.vpn = vpn;
   if (gateway !== undefined) candidate.gateway = gateway;
   if (tunnelId !== undefined) candidate.tunnelId = tunnelId;
-  if (peer !== undefined) candidate.peer = canonicalIp(peer) ?? peer;
+  // IPv6 peers in one spelling; IPv4 ones are already canonical as written.
+  if (peer !== undefined) candidate.peer = peer.includes(':') ? (canonicalIp(peer) ?? peer) : peer;
   if (match.state === 'down') {
     const reason = field(f.reason);
     if (reason !== undefined) candidate.reason = reason;
   }
-  return { kind: 'candidate', candidate: ordered(candidate) };
+  candidate.flags = flags;
+  candidate.pattern = match.ruleId;
+  candidate.line = match.state;
+  return { kind: 'candidate', candidate };
 }
 
 function field(value: string | undefined): string | undefined {
@@ -110,19 +108,27 @@ function splitDomain(who: string): { user: string; domain?: string } | undefined
   return { user: who };
 }
 
-// One selector: `ipv4(0,0-65535,10.20.0.5-10.20.0.5)`, `ipv6(...)`, `ipv4_subnet(any:0,[0..7]=10.20.0.5/32)`.
-const SELECTOR = /\b(ipv[46])[a-z_]*\(([^()]*)\)/g;
-
 /**
  * The client's address from the raw remote traffic selector text, or undefined when no selector
  * names exactly one address (a site-to-site range like 0.0.0.0-255.255.255.255 or 0.0.0.0/0).
+ * Selectors: `ipv4(0,0-65535,10.20.0.5-10.20.0.5)`, `ipv6(...)`, `ipv4_subnet(any:0,[0..7]=10.20.0.5/32)`.
  */
 export function clientAddress(tsRemote: string): { ip: string; ipv6?: string } | undefined {
   let v4: string | undefined;
   let v6: string | undefined;
-  for (const m of tsRemote.matchAll(SELECTOR)) {
-    const family = m[1] === 'ipv4' ? 4 : 6;
-    const inner = m[2]!;
+  // indexOf scanning rather than a global regex: this runs for every matched line.
+  let pos = 0;
+  for (;;) {
+    const at = tsRemote.indexOf('ipv', pos);
+    if (at < 0) break;
+    const open = tsRemote.indexOf('(', at);
+    const close = open < 0 ? -1 : tsRemote.indexOf(')', open);
+    if (close < 0) break;
+    pos = close + 1;
+    const familyChar = tsRemote.charCodeAt(at + 3);
+    if ((familyChar !== 52 /* 4 */ && familyChar !== 54) /* 6 */ || !/^[a-z_]*$/.test(tsRemote.slice(at + 4, open))) continue;
+    const family = familyChar === 52 ? 4 : 6;
+    const inner = tsRemote.slice(open + 1, close);
     // The address spec follows the last `=` (kmd) or the last `,` (iked).
     const cut = Math.max(inner.lastIndexOf('='), inner.lastIndexOf(','));
     const single = singleAddress(inner.slice(cut + 1).trim(), family);
@@ -143,8 +149,11 @@ function singleAddress(spec: string, family: 4 | 6): string | undefined {
     if (spec.slice(slash + 1) !== (family === 4 ? '32' : '128')) return undefined;
     addr = spec.slice(0, slash);
   } else if (dash >= 0) {
-    const first = canonicalIp(spec.slice(0, dash));
-    const last = canonicalIp(spec.slice(dash + 1));
+    const firstText = spec.slice(0, dash);
+    const lastText = spec.slice(dash + 1);
+    // Same spelling (the usual case) needs one validation; IPv6 may spell one address two ways.
+    const first = canonicalIp(firstText);
+    const last = firstText === lastText ? first : canonicalIp(lastText);
     if (first === undefined || first !== last) return undefined;
     return familyOf(first) === family ? first : undefined;
   }
@@ -168,22 +177,4 @@ export function canonicalIp(text: string): string | undefined {
     }
   }
   return undefined;
-}
-
-/** Fixed key order, so NDJSON output and golden files are stable whatever the field order above. */
-function ordered(c: PtimCandidate): PtimCandidate {
-  const o: PtimCandidate = { user: c.user, domain: c.domain, ip: c.ip } as PtimCandidate;
-  if (c.ipv6 !== undefined) o.ipv6 = c.ipv6;
-  o.time = c.time;
-  o.device = c.device;
-  o.sender = c.sender;
-  if (c.vpn !== undefined) o.vpn = c.vpn;
-  if (c.gateway !== undefined) o.gateway = c.gateway;
-  if (c.tunnelId !== undefined) o.tunnelId = c.tunnelId;
-  if (c.peer !== undefined) o.peer = c.peer;
-  if (c.reason !== undefined) o.reason = c.reason;
-  o.flags = c.flags;
-  o.pattern = c.pattern;
-  o.line = c.line;
-  return o;
 }

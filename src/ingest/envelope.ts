@@ -226,9 +226,14 @@ function bsdTime(mon: string, day: number, h: number, mi: number, sec: number, f
   const month = MONTHS[mon];
   if (month === undefined || day < 1 || day > 31 || h > 23 || mi > 59 || sec > 60) return undefined;
   const year = new Date(receivedAt).getUTCFullYear();
+  const ms = fraction(frac);
+  // Fast path (nearly every line): this year's date is within ~5 months before or a day after
+  // receipt, so the neighbouring years, at least 7 months away, cannot be nearer.
+  const same = Date.UTC(year, month, day, h, mi, sec, ms);
+  if (day <= 28 && same - receivedAt <= DAY_MS && receivedAt - same < 150 * DAY_MS) return new Date(same);
   let best: number | undefined;
   for (const y of [year - 1, year, year + 1]) {
-    const t: number = Date.UTC(y, month, day, h, mi, sec, fraction(frac));
+    const t: number = Date.UTC(y, month, day, h, mi, sec, ms);
     // Feb 29 in a non-leap year rolls over into March: not a real date in that year.
     if (new Date(t).getUTCMonth() !== month) continue;
     if (t - receivedAt > DAY_MS) continue;

@@ -61,7 +61,7 @@ export function parsePatternFile(text: string, file: string): PatternFile {
   if (first) {
     const line = first.linePos?.[0].line;
     const reason = first.message.split('\n')[0] ?? first.message;
-    throw new PatternError(`Invalid YAML: ${reason}`, { file, ...(line === undefined ? {} : { line }) });
+    throw invalid(`Invalid YAML: ${reason}`, { file, ...(line === undefined ? {} : { line }) });
   }
   const v = new Validator(doc, lineCounter, file);
   const root: unknown = doc.toJS();
@@ -106,7 +106,7 @@ export function parsePatternFile(text: string, file: string): PatternFile {
     const line = v.line(path);
     const earlier = seen.get(id);
     if (earlier !== undefined) {
-      throw new PatternError(`Duplicate rule id \`${ruleId}\` (first defined at line ${earlier}); give one of them another id`, { file, line, ruleId });
+      throw invalid(`Duplicate rule id \`${ruleId}\` (first defined at line ${earlier}); give one of them another id`, { file, line, ruleId });
     }
     seen.set(id, line);
     if (r.disabled !== undefined && typeof r.disabled !== 'boolean') {
@@ -194,7 +194,7 @@ class Validator {
   }
 
   fail(path: Path, reason: string, ruleId?: string): PatternError {
-    return new PatternError(reason, { file: this.#file, line: this.line(path), ...(ruleId === undefined ? {} : { ruleId }) });
+    return invalid(reason, { file: this.#file, line: this.line(path), ...(ruleId === undefined ? {} : { ruleId }) });
   }
 
   /** An error about a key itself (unknown or badly named), pointing at the key's line. */
@@ -205,7 +205,7 @@ class Validator {
       const pair = parent.items.find((p) => isNode(p.key) && (p.key as { value?: unknown }).value === key);
       if (pair && isNode(pair.key) && pair.key.range) line = this.#lines.linePos(pair.key.range[0]).line;
     }
-    return new PatternError(reason, { file: this.#file, line, ...(ruleId === undefined ? {} : { ruleId }) });
+    return invalid(reason, { file: this.#file, line, ...(ruleId === undefined ? {} : { ruleId }) });
   }
 
   keys(value: Record<string, unknown>, path: Path, allowed: readonly string[], where: string): void {
@@ -235,4 +235,19 @@ class Validator {
     if (Array.isArray(value)) return value;
     throw this.fail(path, `Expected \`${path.join('.')}\` to be a list, got ${describeValue(value)}`);
   }
+}
+
+/**
+ * A PatternError whose message starts with `file:line:` like the config loader's, so the CLI's
+ * one-line error (which prints the message) tells the operator where to look. The same place is
+ * also on the error's `file`, `line` and `ruleId` for programs and tests.
+ */
+export function invalid(reason: string, where: { file?: string; line?: number; ruleId?: string; cause?: unknown } = {}): PatternError {
+  const at = where.file === undefined ? '' : `${where.file}${where.line === undefined ? '' : `:${where.line}`}: `;
+  return new PatternError(`${at}${reason}`, {
+    ...(where.file === undefined ? {} : { file: where.file }),
+    ...(where.line === undefined ? {} : { line: where.line }),
+    ...(where.ruleId === undefined ? {} : { ruleId: where.ruleId }),
+    ...(where.cause === undefined ? {} : { cause: where.cause }),
+  });
 }

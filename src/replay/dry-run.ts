@@ -24,6 +24,8 @@ export interface ReplaySummary {
   nearMissExamples: string[];
   events: Record<PtimState, number>;
   elapsedMs: number;
+  /** The output's reader went away (`| head`): reading stopped early. */
+  outputClosed: boolean;
 }
 
 export interface ReplayProgress {
@@ -55,13 +57,14 @@ export async function replayDryRun(options: DryRunOptions): Promise<ReplaySummar
   const started = performance.now();
   const summary: ReplaySummary = {
     files: 0, bytes: 0, lines: 0, hits: 0, oversized: 0, matched: {}, skipped: {}, nearMisses: 0, nearMissExamples: [],
-    events: { connect: 0, disconnect: 0, rekey: 0 }, elapsedMs: 0,
+    events: { connect: 0, disconnect: 0, rekey: 0 }, elapsedMs: 0, outputClosed: false,
   };
   const maxExamples = options.nearMissExamples ?? 5;
   // Checked up front, so a typo in the last file fails before the first file's events are printed.
   const infos = options.files.map((f) => captureInfo(f));
 
   for (const [index, file] of options.files.entries()) {
+    if (options.out.closed) break;
     const info = infos[index]!;
     const receivedAt = options.now ?? info.mtimeMs ?? Date.now();
     const msg: ReceivedMessage = { data: Buffer.alloc(0), sender: 'file', receivedAt, transport: 'file' };
@@ -69,7 +72,7 @@ export async function replayDryRun(options: DryRunOptions): Promise<ReplaySummar
       options.pipeline.literals,
       (line) => {
         msg.data = line;
-        const outcome = options.pipeline.process(msg);
+        const outcome = options.pipeline.processPrefiltered(msg);
         switch (outcome.kind) {
           case 'candidate': {
             const c = outcome.candidate;
@@ -102,6 +105,7 @@ export async function replayDryRun(options: DryRunOptions): Promise<ReplaySummar
     for await (const chunk of readCapture(file, (n) => (fileBytes += n))) {
       scanner.push(chunk);
       await options.out.flush();
+      if (options.out.closed) break;
       options.onProgress?.({ file, fileBytes, fileSize: info.size, lines: linesBefore + scanner.counts.lines, elapsedMs: performance.now() - started });
     }
     scanner.end();
@@ -113,5 +117,6 @@ export async function replayDryRun(options: DryRunOptions): Promise<ReplaySummar
   }
   await options.out.flush(true);
   summary.elapsedMs = performance.now() - started;
+  summary.outputClosed = options.out.closed;
   return summary;
 }

@@ -29,10 +29,11 @@ export function formatSummary(s: ReplaySummary): string {
     out.push(`  ${reason}  ${n(count)}  (${rules})`);
   }
   out.push(`near misses (look like VPN events, matched no rule): ${n(s.nearMisses)}`);
-  for (const text of s.nearMissExamples) out.push(`  | ${text}`);
+  for (const text of s.nearMissExamples) out.push(`  | ${printable(text)}`);
   if (s.nearMisses > s.nearMissExamples.length && s.nearMissExamples.length > 0) out.push(`  ... and ${n(s.nearMisses - s.nearMissExamples.length)} more (run \`ptim-bridge patterns test\` on the capture)`);
   out.push(`events: connect ${n(s.events.connect)}, disconnect ${n(s.events.disconnect)}, rekey ${n(s.events.rekey)}`);
   if (s.oversized > 0) out.push(`oversized lines dropped: ${n(s.oversized)}`);
+  if (s.outputClosed) out.push('stopped early: the reader of standard output went away; the figures cover the lines read until then');
   return `${out.join('\n')}\n`;
 }
 
@@ -41,4 +42,14 @@ export function formatProgress(p: ReplayProgress): string {
   const pct = p.fileSize ? ` ${Math.min(100, Math.floor((p.fileBytes * 100) / p.fileSize))}%` : '';
   const rate = p.elapsedMs > 0 ? Math.round((p.lines * 1000) / p.elapsedMs) : 0;
   return `${p.file}:${pct} ${n(p.lines)} lines, ${n(rate)} lines/s`;
+}
+
+/**
+ * Untrusted text made safe for a terminal: control characters (an ESC could rewrite the screen)
+ * shown as \xNN, and long lines cut.
+ */
+export function printable(text: string, max = 400): string {
+  // eslint-disable-next-line no-control-regex
+  const safe = text.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return safe.length > max ? `${safe.slice(0, max)}... (${safe.length - max} more characters)` : safe;
 }

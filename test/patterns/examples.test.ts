@@ -1,0 +1,48 @@
+import test from 'ava';
+import { formatExampleFailures, runExample } from '../../src/patterns/examples.js';
+import { loadPatterns } from '../../src/patterns/load.js';
+import type { ExampleSource } from '../../src/patterns/pattern-file.js';
+
+const set = loadPatterns();
+const LINE = 'IKE_VPN_UP_ALARM_USER: VPN ra-vpn from 198.51.100.23 is up. Local-ip: 203.0.113.1, gateway name: ra-gw, vpn name: ra-vpn, tunnel-id: 500011, local tunnel-if: st0.1, remote tunnel-ip: Not-Available, Local IKE-ID: vpn.example.com, Remote IKE-ID: @ra.auth, AAA username: alice, VR id: root, Traffic-selector: ts1, Traffic-selector local ID: ipv4(0,0-65535,0.0.0.0-255.255.255.255) , Traffic-selector remote ID: ipv4(0,0-65535,10.20.0.5-10.20.0.5) , SA Type: dynamic';
+
+const example = (over: Partial<ExampleSource>): ExampleSource => ({
+  text: LINE, expect: { kind: 'rule', ruleId: 'junos-iked/vpn-up' }, fields: {}, file: 'mine.yaml', line: 7, ...over,
+});
+
+test('a passing example has no mismatches', (t) => {
+  t.deepEqual(runExample(set, example({ fields: { aaaUser: 'alice', reason: null } })).mismatches, []);
+});
+
+test('wrong and unexpected fields are each reported with expected and actual values', (t) => {
+  const r = runExample(set, example({ name: 'fields', fields: { aaaUser: 'bob', tsName: null, serviceOffload: 'No' } }));
+  t.deepEqual(r.mismatches, [
+    { what: 'aaaUser', expected: '"bob"', got: '"alice"' },
+    { what: 'tsName', expected: '(absent)', got: '"ts1"' },
+    { what: 'serviceOffload', expected: '"No"', got: '(absent)' },
+  ]);
+  const text = formatExampleFailures([r]);
+  t.true(text.startsWith('FAIL mine.yaml:7 "fields"\n'));
+  t.regex(text, /aaaUser\s+expected "bob"\n\s+got "alice"/);
+});
+
+test('a line that matches no rule says whether the prefilter was found', (t) => {
+  const r = runExample(set, example({ text: LINE.replace('gateway name', 'gw name') }));
+  t.is(r.mismatches[0]?.what, 'rule');
+  t.regex(r.mismatches[0]!.got, /prefilter found for junos-iked\/vpn-up, junos-kmd\/vpn-up, but the regex did not match/);
+  const noLiteral = runExample(set, example({ text: 'hello' }));
+  t.regex(noLiteral.mismatches[0]!.got, /no rule's prefilter occurs/);
+});
+
+test('expecting a rule that is not loaded says so', (t) => {
+  const r = runExample(set, example({ expect: { kind: 'rule', ruleId: 'nope/vpn-up' } }));
+  t.is(r.mismatches[0]?.expected, 'nope/vpn-up (no such rule is loaded)');
+  t.is(r.mismatches[0]?.got, 'junos-iked/vpn-up');
+});
+
+test('no-match and near-miss expectations', (t) => {
+  t.is(runExample(set, example({ expect: { kind: 'no-match' } })).mismatches[0]?.got, 'junos-iked/vpn-up');
+  t.deepEqual(runExample(set, example({ text: 'sshd: hello', expect: { kind: 'no-match' } })).mismatches, []);
+  t.is(runExample(set, example({ text: 'sshd: hello', expect: { kind: 'near-miss' } })).mismatches[0]?.what, 'near miss');
+  t.deepEqual(runExample(set, example({ text: 'IKE_VPN_UP_ALARM_USER: ?', expect: { kind: 'near-miss' } })).mismatches, []);
+});

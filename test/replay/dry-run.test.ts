@@ -1,0 +1,80 @@
+import test from 'ava';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { toEvent } from '../../src/events/ptim-event.js';
+import { LinePipeline } from '../../src/pipeline.js';
+import { replayDryRun } from '../../src/replay/dry-run.js';
+import { NdjsonWriter } from '../../src/replay/ndjson-writer.js';
+import { generateLines } from '../../scripts/generate-capture.js';
+import { tempDir } from '../helpers/tmp.js';
+import { tinyPatterns } from '../helpers/tiny-patterns.js';
+
+const NOW = Date.UTC(2026, 2, 15);
+
+function collect(): { out: NdjsonWriter; text: () => string } {
+  const sink = new PassThrough();
+  const parts: Buffer[] = [];
+  sink.on('data', (b: Buffer) => parts.push(b));
+  return { out: new NdjsonWriter(sink, { chunkChars: 1000 }), text: () => Buffer.concat(parts).toString('utf8') };
+}
+
+test('dry run: the fast path (literals in raw chunks) gives exactly what every line through the pipeline gives', async (t) => {
+  const dir = tempDir(t);
+  const lines = [...generateLines({ lines: 20_000, seed: 3, vpnRatio: 0.02, users: 200 })];
+  const file = join(dir, 'mixed.log');
+  writeFileSync(file, `${lines.join('\n')}\n`);
+  const pipeline = new LinePipeline({ patterns: tinyPatterns });
+
+  const { out, text } = collect();
+  const summary = await replayDryRun({ files: [file], pipeline, out, now: NOW });
+
+  // Slow path: every line, decoded, through the pipeline.
+  const expected: string[] = [];
+  let skipped = 0;
+  for (const line of lines) {
+    const o = pipeline.process({ data: Buffer.from(line), sender: 'file', receivedAt: NOW, transport: 'file' });
+    if (o.kind === 'candidate') expected.push(JSON.stringify(toEvent(o.candidate, o.candidate.line === 'up' ? 'connect' : 'disconnect')));
+    if (o.kind === 'skipped') skipped++;
+  }
+  t.is(summary.lines, 20_000);
+  t.deepEqual(text().trim().split('\n'), expected);
+  t.is(summary.events.connect + summary.events.disconnect, expected.length);
+  const vpnLines = lines.filter((l) => l.includes('_VPN_')).length;
+  t.is(summary.hits, vpnLines, 'only VPN lines were decoded');
+  t.is(Object.values(summary.matched).reduce((a, b) => a + b, 0), vpnLines, 'the generator writes only lines the patterns match');
+  t.is(Object.values(summary.skipped['no-client-address'] ?? {}).reduce((a, b) => a + b, 0), skipped);
+  t.true(vpnLines > 200 && vpnLines < 600, `about 2% VPN lines, got ${vpnLines}`);
+});
+
+test('dry run: near misses are counted with the first ones verbatim; oversized lines are dropped', async (t) => {
+  const dir = tempDir(t);
+  const file = join(dir, 'odd.log');
+  const near = (i: number) => `<30>Mar 14 09:00:0${i} srx iked[1]: IKE_VPN_UP_ALARM_USER: VPN x from 1.2.3.4 is up. new format ${i}`;
+  writeFileSync(file, [near(1), near(2), near(3), `${'x'.repeat(70_000)} IKE_VPN_UP_ALARM_USER`, 'noise'].join('\r\n'));
+  const { out, text } = collect();
+  const summary = await replayDryRun({ files: [file], pipeline: new LinePipeline({ patterns: tinyPatterns }), out, now: NOW, nearMissExamples: 2 });
+  t.is(summary.lines, 5);
+  t.is(summary.nearMisses, 3);
+  t.deepEqual(summary.nearMissExamples, [near(1).slice(near(1).indexOf('IKE_')), near(2).slice(near(2).indexOf('IKE_'))]);
+  t.is(summary.oversized, 1);
+  t.is(text(), '');
+});
+
+test('report: near-miss text is made safe for a terminal', async (t) => {
+  const { printable } = await import('../../src/replay/report.js');
+  t.is(printable('a\u001b[2Jb\u0007c\td'), 'a\\x1b[2Jb\\x07c\td');
+  t.is(printable('x'.repeat(10), 4), 'xxxx... (6 more characters)');
+});
+
+test('dry run: a reader that goes away stops the replay quietly', async (t) => {
+  const dir = tempDir(t);
+  const file = join(dir, 'many.log');
+  writeFileSync(file, `${[...generateLines({ lines: 30_000, seed: 4, vpnRatio: 1, users: 50 })].join('\n')}\n`);
+  const sink = new PassThrough();
+  sink.destroy(Object.assign(new Error('write EPIPE'), { code: 'EPIPE' }));
+  const out = new NdjsonWriter(sink, { chunkChars: 100 });
+  const summary = await replayDryRun({ files: [file, file], pipeline: new LinePipeline({ patterns: tinyPatterns }), out, now: NOW });
+  t.true(summary.outputClosed);
+  t.true(summary.lines < 60_000);
+});
