@@ -6,7 +6,8 @@
 //        receiving event loop is measured, not the sender.
 //   run --dry-run: the real process (bin/ptim-bridge.js) fed over TCP (1 and 10 connections) with
 //        a mix of 90 % flow-log noise and 10 % VPN up lines, timed until the last event is on its
-//        stdout: listeners -> framing -> prefilter -> envelope -> match -> normalize -> NDJSON.
+//        stdout: listeners -> framing -> prefilter -> envelope -> match -> normalize -> NDJSON;
+//        and once with VPN lines only (the worst case: every message is parsed and printed).
 // Env: BENCH_INGEST_N (default 500000 per run).
 import { spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
@@ -97,13 +98,16 @@ async function main() {
   await set.close();
 
   for (const conns of [1, 10]) {
-    const figure = await throughDryRun(Math.floor(n / conns) * conns, conns);
+    const figure = await throughDryRun(Math.floor(n / conns) * conns, conns, 'mix');
     print(`run_dry_run_tcp_${conns}conn_msgs_per_s`, figure, 'msg/s');
   }
+  // The worst case: every message is a VPN event (envelope, regex, normalize, JSON for each).
+  const vpnOnly = Math.floor(n / 5);
+  print('run_dry_run_tcp_1conn_vpn_only_msgs_per_s', await throughDryRun(vpnOnly, 1, 'vpn'), 'msg/s');
 }
 
 /** Messages/s through a real `run --dry-run` process, from the first byte sent to the last event printed. */
-async function throughDryRun(total, conns) {
+async function throughDryRun(total, conns, mix) {
   const bin = new URL('../bin/ptim-bridge.js', import.meta.url).pathname;
   const child = spawn(process.execPath, [bin, 'run', '--dry-run', '--listen', 'tcp://127.0.0.1:0', '--allow-sender', '127.0.0.1'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
@@ -115,7 +119,7 @@ async function throughDryRun(total, conns) {
     });
     child.once('exit', (code) => reject(new Error(`run exited ${code}: ${err}`)));
   });
-  const expected = total / 10;
+  const expected = mix === 'vpn' ? total : total / 10;
   let lines = 0;
   let resolveDone;
   const done = new Promise((r) => (resolveDone = r));
@@ -124,7 +128,7 @@ async function throughDryRun(total, conns) {
     if (lines >= expected) resolveDone();
   });
   const started = performance.now();
-  const worker = new Worker(new URL(import.meta.url), { workerData: { kind: 'tcp', port, n: total / conns, conns, mix: true } });
+  const worker = new Worker(new URL(import.meta.url), { workerData: { kind: 'tcp', port, n: total / conns, conns, mix } });
   await done;
   const seconds = (performance.now() - started) / 1000;
   await worker.terminate();
@@ -163,9 +167,11 @@ async function sender({ kind, port, n, window, conns }) {
     return;
   }
   // TCP: each connection writes n LF-terminated lines in 64 KiB writes, honouring back-pressure.
-  // With `mix`, every 10th line is a VPN up event (the same one: no session table in a dry run), the rest flow-log noise.
-  const group = workerData.mix ? Buffer.from(Array.from({ length: 10 }, (_, i) => `${i === 9 ? VPN_UP : LINE}\n`).join('')) : Buffer.from(`${LINE}\n`);
-  const perGroup = workerData.mix ? 10 : 1;
+  // With mix 'mix', every 10th line is a VPN up event (the same one: no session table in a dry run), the rest flow-log noise.
+  const group = workerData.mix === 'mix'
+    ? Buffer.from(Array.from({ length: 10 }, (_, i) => `${i === 9 ? VPN_UP : LINE}\n`).join(''))
+    : Buffer.from(`${workerData.mix === 'vpn' ? VPN_UP : LINE}\n`);
+  const perGroup = workerData.mix === 'mix' ? 10 : 1;
   const groupsPerWrite = Math.floor(65536 / group.length);
   const perWrite = groupsPerWrite * perGroup;
   const block = Buffer.concat(Array.from({ length: groupsPerWrite }, () => group));
