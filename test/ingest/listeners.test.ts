@@ -70,7 +70,7 @@ test('udp: datagrams from senders outside the allow-list are dropped and counted
   t.is(l.messages.length, 0);
 });
 
-test('udp and tcp over IPv6 loopback; IPv4 peers on a dual-stack socket are reported as IPv4', async (t) => {
+test('udp and tcp over IPv6 loopback (IPv4-mapped peers are unwrapped: see allow-list tests)', async (t) => {
   const l = await startTestListeners(t, ['udp://[::1]:0', 'tcp://[::1]:0']);
   t.regex(l.set.bound[0]!.url, /^udp:\/\/\[::1\]:\d+$/);
   await sendUdp(l.port('udp'), '<30>v6', '::1');
