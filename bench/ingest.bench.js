@@ -7,7 +7,8 @@
 //   run --dry-run: the real process (bin/ptim-bridge.js) fed over TCP (1 and 10 connections) with
 //        a mix of 90 % flow-log noise and 10 % VPN up lines, timed until the last event is on its
 //        stdout: listeners -> framing -> prefilter -> envelope -> match -> normalize -> NDJSON;
-//        and once with VPN lines only (the worst case: every message is parsed and printed).
+//        and with VPN lines only (the worst case: every message is parsed and printed), over TCP
+//        and over UDP (with credits, as above, counted as events on stdout).
 // Env: BENCH_INGEST_N (default 500000 per run).
 import { spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
@@ -47,36 +48,14 @@ async function main() {
   const udpPort = set.bound.find((b) => b.url.startsWith('udp:')).port;
   const tcpPort = set.bound.find((b) => b.url.startsWith('tcp:')).port;
 
-  // UDP with credits: the main thread returns a credit per 256 messages received.
   {
     received = 0;
-    const worker = new Worker(new URL(import.meta.url), { workerData: { kind: 'udp', port: udpPort, n, window: 1024 } });
-    let credited = 0;
-    onCount = () => {
-      if (received - credited >= 256) {
-        worker.postMessage(received - credited);
-        credited = received;
-      }
-    };
-    let lastAt = 0;
-    const credit = onCount;
-    onCount = () => {
-      lastAt = performance.now();
-      credit();
-    };
-    await new Promise((resolve) => worker.once('message', resolve));
-    const started = performance.now();
-    await new Promise((resolve) => worker.once('message', resolve));
-    // The tail: wait until all arrived, or until 500 ms pass without one (those were lost).
-    while (received < n && performance.now() - lastAt < 500) {
-      worker.postMessage(n);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    const seconds = (lastAt - started) / 1000;
+    const r = await udpWithCredits(udpPort, n, 'noise', (report) => {
+      onCount = () => report(received);
+    });
     onCount = () => {};
-    await worker.terminate();
-    print('ingest_udp_msgs_per_s', Math.round(received / seconds), 'msg/s');
-    print('ingest_udp_lost', n - received, 'msgs');
+    print('ingest_udp_msgs_per_s', r.rate, 'msg/s');
+    print('ingest_udp_lost', r.lost, 'msgs');
   }
 
   for (const conns of [1, 10]) {
@@ -104,21 +83,81 @@ async function main() {
   // The worst case: every message is a VPN event (envelope, regex, normalize, JSON for each).
   const vpnOnly = Math.floor(n / 5);
   print('run_dry_run_tcp_1conn_vpn_only_msgs_per_s', await throughDryRun(vpnOnly, 1, 'vpn'), 'msg/s');
+  const udp = await udpThroughDryRun(vpnOnly);
+  print('run_dry_run_udp_vpn_only_msgs_per_s', udp.rate, 'msg/s');
+  print('run_dry_run_udp_vpn_only_lost', udp.lost, 'msgs');
+}
+
+/**
+ * UDP with credits: the sender (a worker) never has more than 1024 datagrams unanswered; the
+ * receiver returns credit per 256 counted. `subscribe` installs a callback that gets the running
+ * count of messages out. Returns messages/s (first send to last message out) and how many were lost.
+ */
+async function udpWithCredits(port, n, payload, subscribe) {
+  const worker = new Worker(new URL(import.meta.url), { workerData: { kind: 'udp', port, n, window: 1024, payload } });
+  let credited = 0;
+  let count = 0;
+  let lastAt = 0;
+  subscribe((c) => {
+    count = c;
+    lastAt = performance.now();
+    if (count - credited >= 256) {
+      worker.postMessage(count - credited);
+      credited = count;
+    }
+  });
+  await new Promise((resolve) => worker.once('message', resolve));
+  const started = performance.now();
+  await new Promise((resolve) => worker.once('message', resolve));
+  // The tail: wait until all arrived, or until 500 ms pass without one (those were lost).
+  while (count < n && performance.now() - Math.max(lastAt, started) < 500) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  await worker.terminate();
+  return { rate: Math.round(count / ((lastAt - started) / 1000)), lost: n - count };
+}
+
+/** Starts `run --dry-run` from dist on loopback port 0; resolves with the child and its bound ports. */
+async function startDryRun(listen) {
+  const bin = new URL('../bin/ptim-bridge.js', import.meta.url).pathname;
+  const args = ['run', '--dry-run', '--allow-sender', '127.0.0.1', ...listen.flatMap((l) => ['--listen', l])];
+  const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  const ports = await new Promise((resolve, reject) => {
+    const found = {};
+    child.stderr.on('data', (b) => {
+      err += b.toString();
+      for (const m of err.matchAll(/"transport":"(\w+)".*?"port":(\d+)/g)) found[m[1]] = Number(m[2]);
+      if (Object.keys(found).length === listen.length) resolve(found);
+    });
+    child.once('exit', (code) => reject(new Error(`run exited ${code}: ${err}`)));
+  });
+  return { child, ports };
+}
+
+async function stopDryRun(child) {
+  child.kill('SIGTERM');
+  await new Promise((r) => child.once('exit', r));
+}
+
+/** VPN lines over UDP through a real `run --dry-run` process, counted as events on its stdout. */
+async function udpThroughDryRun(n) {
+  const { child, ports } = await startDryRun(['udp://127.0.0.1:0']);
+  const r = await udpWithCredits(ports.udp, n, 'vpn', (report) => {
+    let lines = 0;
+    child.stdout.on('data', (b) => {
+      for (let i = b.indexOf(10); i !== -1; i = b.indexOf(10, i + 1)) lines++;
+      report(lines);
+    });
+  });
+  await stopDryRun(child);
+  return r;
 }
 
 /** Messages/s through a real `run --dry-run` process, from the first byte sent to the last event printed. */
 async function throughDryRun(total, conns, mix) {
-  const bin = new URL('../bin/ptim-bridge.js', import.meta.url).pathname;
-  const child = spawn(process.execPath, [bin, 'run', '--dry-run', '--listen', 'tcp://127.0.0.1:0', '--allow-sender', '127.0.0.1'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let err = '';
-  const port = await new Promise((resolve, reject) => {
-    child.stderr.on('data', (b) => {
-      err += b.toString();
-      const m = /"transport":"tcp".*?"port":(\d+)/.exec(err);
-      if (m) resolve(Number(m[1]));
-    });
-    child.once('exit', (code) => reject(new Error(`run exited ${code}: ${err}`)));
-  });
+  const { child, ports } = await startDryRun(['tcp://127.0.0.1:0']);
+  const port = ports.tcp;
   const expected = mix === 'vpn' ? total : total / 10;
   let lines = 0;
   let resolveDone;
@@ -132,13 +171,12 @@ async function throughDryRun(total, conns, mix) {
   await done;
   const seconds = (performance.now() - started) / 1000;
   await worker.terminate();
-  child.kill('SIGTERM');
-  await new Promise((r) => child.once('exit', r));
+  await stopDryRun(child);
   return Math.round(total / seconds);
 }
 
 async function sender({ kind, port, n, window, conns }) {
-  const payload = Buffer.from(LINE);
+  const payload = Buffer.from(workerData.payload === 'vpn' ? VPN_UP : LINE);
   if (kind === 'udp') {
     const s = createSocket('udp4');
     s.connect(port, '127.0.0.1');
