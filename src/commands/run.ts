@@ -11,9 +11,9 @@ import { NdjsonWriter } from '../replay/ndjson-writer.js';
 
 interface RunOptions {
   config?: string;
-  listen: string[];
-  patterns: string[];
-  allowSender: string[];
+  listen?: string[];
+  patterns?: string[];
+  allowSender?: string[];
   allowAnySender?: boolean;
   tlsCert?: string;
   tlsKey?: string;
@@ -26,9 +26,9 @@ export function registerRunCommand(program: Command): void {
     .command('run')
     .description('Listen for syslog (UDP, TCP, TLS) and turn remote-access VPN up/down lines into PTIM events.')
     .option('-c, --config <file>', 'YAML config (listen, senders, tls, limits, patterns, vpns)')
-    .option('-l, --listen <url>', 'udp://HOST:PORT, tcp://HOST:PORT or tls://HOST:PORT (repeatable; replaces `listen` in the config)', collect, [])
-    .option('-p, --patterns <dir>', 'extra pattern folder (repeatable; overrides shipped rules by id)', collect, [])
-    .option('--allow-sender <cidr>', 'accept syslog from this address or network (repeatable; added to `senders.allow`)', collect, [])
+    .option('-l, --listen <url>', 'udp://HOST:PORT, tcp://HOST:PORT or tls://HOST:PORT (repeatable; replaces `listen` in the config)', collect)
+    .option('-p, --patterns <dir>', 'extra pattern folder (repeatable; overrides shipped rules by id)', collect)
+    .option('--allow-sender <cidr>', 'accept syslog from this address or network (repeatable; added to `senders.allow`)', collect)
     .option('--allow-any-sender', 'accept syslog from any address (anyone who reaches the port can inject identities)')
     .option('--tls-cert <file>', 'server certificate (PEM) for tls:// listeners')
     .option('--tls-key <file>', 'server private key (PEM) for tls:// listeners')
@@ -52,7 +52,7 @@ Examples:
       const config = withTlsFlags(loadConfig(opts.config), opts);
       const log = createLogger({ destination: 'stderr', level: config.log.level });
       const registry = createRegistry();
-      const patterns = loadPatterns({ shipped: config.patterns.shipped, dirs: [...config.patterns.dirs, ...opts.patterns] });
+      const patterns = loadPatterns({ shipped: config.patterns.shipped, dirs: [...config.patterns.dirs, ...(opts.patterns ?? [])] });
       const printer = new EventPrinter({
         pipeline: new LinePipeline({ patterns, vpns: config.vpns }),
         out: new NdjsonWriter(process.stdout),
@@ -60,7 +60,7 @@ Examples:
         registry,
       });
       const listeners = await startListeners({
-        urls: opts.listen,
+        urls: opts.listen ?? [],
         config,
         allowSenders: opts.allowSender,
         allowAnySender: opts.allowAnySender === true,
@@ -93,6 +93,6 @@ function withTlsFlags(config: Config, opts: RunOptions): Config {
   return { ...config, tls: { cert, key, clientCa: opts.tlsClientCa ?? config.tls.clientCa } };
 }
 
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
 }

@@ -24,7 +24,7 @@ export function createAllowList(cidrs: readonly string[], allowAny = false): All
     const family = isIP(address);
     const prefix = bits === undefined ? (family === 6 ? 128 : 32) : Number(bits);
     if (family === 0 || rest.length > 0 || !/^\d{1,3}$/.test(String(prefix)) || prefix > (family === 6 ? 128 : 32)) {
-      throw new BridgeError('ERR_CONFIG_INVALID', `Expected an address or CIDR like 192.0.2.0/24 or 2001:db8::/32 in the sender allow-list, got ${JSON.stringify(entry)}`, { key: 'senders.allow' });
+      throw new BridgeError('ERR_CONFIG_INVALID', `Expected an address or CIDR like 192.0.2.0/24 or 2001:db8::/32 in the sender allow-list (config \`senders.allow\` or --allow-sender), got ${JSON.stringify(entry)}`, { key: 'senders.allow' });
     }
     const mapped = family === 6 ? mappedV4(address) : undefined;
     if (mapped !== undefined && prefix >= 96) {
