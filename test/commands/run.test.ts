@@ -3,7 +3,10 @@ import { execFile, type ChildProcess } from 'node:child_process';
 import { connect } from 'node:net';
 import { promisify } from 'node:util';
 import { runCli, startCli } from '../helpers/cli.js';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { testCerts } from '../helpers/certs.js';
+import { tempDir } from '../helpers/tmp.js';
 import { waitUntil } from '../helpers/wait.js';
 
 const run = promisify(execFile);
@@ -96,6 +99,26 @@ test('run --dry-run over TLS with --tls-cert/--tls-key/--tls-client-ca (openssl 
   child.stdin.end(`<30>Mar 14 09:02:11 srx-hq iked[4242]: ${UP}\n`);
   await waitUntil(() => r.events().length === 1, 20_000, 'the event over TLS');
   t.like(r.events()[0], { state: 'connect', user: 'alice', device: 'srx-hq' });
+  r.child.kill('SIGTERM');
+  t.is((await r.exit).code, 0);
+});
+
+test('run --dry-run --config: listeners, allow-list, TLS files (relative paths) and vpn domains come from the file', async (t) => {
+  const certs = await testCerts();
+  const dir = tempDir(t);
+  writeFileSync(join(dir, 'server.crt'), certs.pem.serverCert);
+  writeFileSync(join(dir, 'server.key'), certs.pem.serverKey);
+  writeFileSync(join(dir, 'bridge.yaml'), [
+    'listen: [udp://127.0.0.1:0, tls://127.0.0.1:0]',
+    'senders: { allow: [127.0.0.1/32] }',
+    'tls: { cert: server.crt, key: server.key }',
+    'vpns: { ra-vpn: { domain: corp.example } }',
+    '',
+  ].join('\n'));
+  const r = await startRun(t, ['--config', join(dir, 'bridge.yaml')], 2);
+  await run('logger', ['--server', '127.0.0.1', '--port', String(r.ports.get('udp')), '--udp', '--rfc3164', '-t', 'iked', UP]);
+  await waitUntil(() => r.events().length === 1, 20_000, 'the event');
+  t.like(r.events()[0], { user: 'alice', domain: 'corp.example' });
   r.child.kill('SIGTERM');
   t.is((await r.exit).code, 0);
 });
