@@ -1,7 +1,10 @@
+import type { Counter, Registry } from 'prom-client';
 import type { Config } from './config.js';
 import { normalize, type SkipReason } from './events/normalize.js';
 import type { PtimCandidate } from './events/ptim-event.js';
 import { parseEnvelope } from './ingest/envelope.js';
+import { RateLimitedLog, type Logger } from './log.js';
+import { counter } from './ops/metrics.js';
 import type { Envelope, PatternMatch, ReceivedMessage } from './pipeline-records.js';
 
 /**
@@ -29,11 +32,20 @@ export class LinePipeline {
   readonly #patterns: LineMatcher;
   readonly #vpns: Config['vpns'];
   readonly #literals: readonly Buffer[];
+  readonly #errors: Counter<'reason'> | undefined;
+  readonly #log: RateLimitedLog | undefined;
 
-  constructor(options: { patterns: LineMatcher; vpns?: Config['vpns'] }) {
+  /**
+   * `registry` and `log` are optional: with them, a line that makes a pattern or the normalizer
+   * throw (a bug, never expected) is counted in `ptim_bridge_pipeline_errors_total{reason}` and
+   * logged at a limited rate; without them it is only treated as noise.
+   */
+  constructor(options: { patterns: LineMatcher; vpns?: Config['vpns']; registry?: Registry; log?: Logger }) {
     this.#patterns = options.patterns;
     this.#vpns = options.vpns ?? {};
     this.#literals = options.patterns.literals.filter((l) => l !== '').map((l) => Buffer.from(l, 'utf8'));
+    this.#errors = options.registry ? counter(options.registry, 'ptim_bridge_pipeline_errors_total', 'Lines the pipeline failed on (treated as noise), by reason', ['reason']) : undefined;
+    this.#log = options.log ? new RateLimitedLog(options.log.child({ module: 'pipeline' })) : undefined;
   }
 
   /** The pattern set's literals: a message containing none of them is noise. */
@@ -61,8 +73,10 @@ export class LinePipeline {
       const result = normalize(match, envelope, msg, this.#vpns);
       if (result.kind === 'skipped') return { kind: 'skipped', ruleId: match.ruleId, reason: result.reason };
       return result;
-    } catch {
+    } catch (error) {
       // A pattern set is user-supplied code of a kind (regexes); a bug there must not stop ingestion.
+      this.#errors?.inc({ reason: 'exception' });
+      this.#log?.warn('pipeline-exception', { err: error instanceof Error ? error.message : String(error), input: msg.data.subarray(0, 512).toString('utf8') }, 'A line made the pipeline fail; treated as noise');
       return { kind: 'noise' };
     }
   }

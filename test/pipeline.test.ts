@@ -59,3 +59,28 @@ test('pipeline: kmd garbage in Local IKE-ID still yields the event', (t) => {
   ]);
   t.like(pipeline.process(message(kmd)), { kind: 'candidate', candidate: { user: 'bob', domain: 'cert.example', ip: '10.20.0.9', device: 'srx-old', pattern: 'tiny-kmd/vpn-up' } });
 });
+
+test('pipeline: a pattern that throws is counted and treated as noise', async (t) => {
+  const { createRegistry } = await import('../src/ops/metrics.js');
+  const { silentLogger } = await import('../src/log.js');
+  const registry = createRegistry();
+  const broken = new LinePipeline({
+    patterns: { literals: ['VPN_UP_ALARM'], match: () => { throw new Error('boom'); }, isNearMiss: () => false },
+    registry,
+    log: silentLogger(),
+  });
+  t.deepEqual(broken.process(message(UP)), { kind: 'noise' });
+  t.regex(await registry.metrics(), /ptim_bridge_pipeline_errors_total\{reason="exception"\} 1/);
+});
+
+test('pipeline: with the shipped pattern files (loadPatterns)', async (t) => {
+  const { loadPatterns } = await import('../src/patterns/load.js');
+  const shipped = new LinePipeline({ patterns: loadPatterns(), vpns: { 'ra-vpn': { domain: 'corp.example' } } });
+  t.like(shipped.process(message(UP)), { kind: 'candidate', candidate: { user: 'alice', domain: 'corp.example', ip: '10.20.0.5', line: 'up', pattern: 'junos-iked/vpn-up' } });
+  t.like(shipped.process(message(DOWN)), { kind: 'candidate', candidate: { line: 'down', reason: 'Peer sent delete', pattern: 'junos-iked/vpn-down' } });
+  const rfc5424 = `<30>1 2026-03-14T09:02:11.000Z srx-hq iked 4242 IKE_VPN_UP_ALARM_USER [junos@2636.1.1.1.2.129 a="b"] ${UP_BODY}`;
+  t.like(shipped.process(message(rfc5424)), { kind: 'candidate', candidate: { user: 'alice', device: 'srx-hq' } });
+  const chassis = UP.replace('srx-hq iked[4242]:', 'srx-dc (FPC Slot 1, PIC Slot 0) SPC3_PIC0 iked[4242]:');
+  t.like(shipped.process(message(chassis)), { kind: 'candidate', candidate: { device: 'srx-dc' } });
+  t.deepEqual(shipped.process(message('<14>Mar 14 09:02:11 srx-hq RT_FLOW: RT_FLOW_SESSION_CREATE: session created')), { kind: 'noise' });
+});

@@ -1,6 +1,9 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config.js';
+import { createInterface } from 'node:readline';
 import { BridgeError } from '../errors.js';
+import { parseEnvelope } from '../ingest/envelope.js';
+import { matchText } from '../pipeline.js';
 import { captureCoverage, formatCoverage } from '../patterns/coverage.js';
 import { formatExampleFailures, runExamples } from '../patterns/examples.js';
 import { formatLintFindings, lintPatterns } from '../patterns/lint.js';
@@ -17,7 +20,15 @@ interface PatternOptions {
 export function registerPatternsCommand(program: Command): void {
   const patterns = program
     .command('patterns')
-    .description('Check pattern files: run their inline examples, measure coverage on captures, lint their regexes.');
+    .description('Check pattern files: run their inline examples, measure coverage on captures, lint their regexes.')
+    .addHelpText('after', `
+Pattern files are YAML (format: patterns/README.md). The shipped ones live in patterns/; add yours
+with --patterns DIR (repeatable) or patterns.dirs in the config.
+
+Examples:
+  $ ptim-bridge patterns test --patterns ./my-patterns /var/log/messages
+  $ ptim-bridge patterns match 'KMD_VPN_UP_ALARM_USER: VPN ra-vpn from 198.51.100.41 is up. ...'
+  $ ptim-bridge patterns lint --patterns ./my-patterns`);
 
   withPatternOptions(patterns.command('test'))
     .description('Run every inline example (exit 1 on any failure); with capture files, also print coverage per rule.')
@@ -43,8 +54,11 @@ Examples:
       const { set, config } = load(opts);
       const results = runExamples(set);
       const failed = results.filter((r) => r.mismatches.length > 0);
+      const skipped = results.filter((r) => r.skipped).length;
+      process.stdout.write(formatRules(set));
       process.stdout.write(formatExampleFailures(results));
-      process.stdout.write(`patterns: ${set.rules.length} rules from ${set.files.length} files; ${results.length - failed.length} of ${results.length} examples pass\n`);
+      const run = results.length - skipped;
+      process.stdout.write(`patterns: ${set.rules.length} rules from ${set.files.length} files; ${run - failed.length} of ${run} examples pass${skipped > 0 ? ` (${skipped} skipped: their rule is disabled)` : ''}\n`);
       if (captures.length > 0) {
         if (captures.filter((f) => f === '-').length > 1) throw new BridgeError('ERR_USAGE', 'Standard input (-) can be given only once.');
         const summary = await captureCoverage({ set, files: captures, vpns: config.vpns, nearMissExamples: opts.nearMisses, maxLineBytes: config.limits.maxMessageBytes });
@@ -53,6 +67,30 @@ Examples:
       if (failed.length > 0) {
         throw new BridgeError('ERR_PATTERN_TEST_FAILED', `${failed.length} of ${results.length} examples failed (see above); fix the rule's regex or the example's expectation, then run again.`);
       }
+    });
+
+  withPatternOptions(patterns.command('match'))
+    .description('Show what the patterns make of log lines: the rule and fields, or where each candidate rule stopped matching.')
+    .argument('[lines...]', 'log lines (any syslog form); none: one per line from standard input')
+    .addHelpText('after', `
+Prints one JSON object per line: {text, ruleId, state, fields} for a match; for no match,
+{text, ruleId: null, nearMiss, misses: [{ruleId, stopsAt: file:line, regex, column, textThere}]} for
+every rule whose prefilter occurs in the text. The text is what the bridge matches on (the envelope's
+message, with the tag in front).
+
+Examples:
+  $ ptim-bridge patterns match 'IKE_VPN_UP_ALARM_USER: VPN ra-vpn from 198.51.100.23 is up. Local-ip: ...'
+  $ grep VPN_UP_ALARM /var/log/messages | head -5 | ptim-bridge patterns match --patterns ./my-patterns`)
+    .action(async (lines: string[], opts: PatternOptions) => {
+      const { set } = load(opts);
+      const print = (line: string): void => {
+        process.stdout.write(`${JSON.stringify(describeLine(set, line))}\n`);
+      };
+      if (lines.length > 0) {
+        lines.forEach(print);
+        return;
+      }
+      for await (const line of createInterface({ input: process.stdin, crlfDelay: Infinity })) if (line !== '') print(line);
     });
 
   withPatternOptions(patterns.command('lint'))
@@ -82,9 +120,30 @@ Examples:
     });
 }
 
+/** The loaded rules in match order (first match wins), with where each comes from. */
+function formatRules(set: PatternSet): string {
+  const width = Math.max(0, ...set.rules.map((r) => r.id.length));
+  const lines = set.rules.map((r, i) => `  ${String(i + 1).padStart(2)}. ${r.id.padEnd(width)}  ${r.state.padEnd(4)}  ${r.file}:${r.line}`);
+  if (set.disabled.length > 0) lines.push(`  disabled: ${set.disabled.join(', ')}`);
+  return `rules (first match wins):\n${lines.join('\n')}\n`;
+}
+
+/** What `patterns match` prints for one line: the match, or why there is none. */
+function describeLine(set: PatternSet, line: string): Record<string, unknown> {
+  const text = matchText(parseEnvelope(line, Date.now()));
+  const match = set.match(text);
+  if (match) return { text, ruleId: match.ruleId, state: match.state, fields: match.fields };
+  const tried = set.rules.filter((r) => text.includes(r.prefilter));
+  const misses = tried.map((r) => {
+    const why = set.explain(r.id, text);
+    return why ? { ruleId: r.id, stopsAt: `${r.file}:${why.fileLine}`, regex: why.regexText, column: why.offset + 1, textThere: text.slice(why.offset, why.offset + 60) } : { ruleId: r.id };
+  });
+  return { text, ruleId: null, nearMiss: set.isNearMiss(text), ...(misses.length > 0 ? { misses } : {}) };
+}
+
 function withPatternOptions(command: Command): Command {
   return command
-    .option('-p, --patterns <dir>', 'extra pattern folder (repeatable; later folders override earlier ones by rule id)', collect, [])
+    .option('-p, --patterns <dir>', 'extra pattern folder or file (repeatable; later ones override earlier rules by id)', collect, [])
     .option('-c, --config <file>', 'YAML config (patterns.shipped, patterns.dirs, vpns for coverage)')
     .option('--no-shipped', 'leave out the shipped patterns (as patterns.shipped: false)');
 }

@@ -18,6 +18,7 @@ interface ReplayOptions {
 // Progress is worth a line on a terminal only when the input takes more than a moment.
 const PROGRESS_INTERVAL_MS = 500;
 
+/** Adds `ptim-bridge replay` (dry run: events as NDJSON on stdout, summary on stderr). */
 export function registerReplayCommand(program: Command): void {
   program
     .command('replay')

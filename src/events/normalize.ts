@@ -22,7 +22,8 @@ const NOT_A_VALUE = /^(?:Not-?Applicable|Not-?Available|N\/A|none|-)?$/i;
  *   where the IKE id names the person, e.g. `alice@cert.example`). A Remote IKE-ID that starts with
  *   `@` is Junos' notation for a hostname-type id: with AAA Not-applicable that is a shared group id
  *   (`@ra.auth`), not a person, so the line is skipped as `no-user` rather than mapping every client
- *   to one fake user. A distinguished-name id yields its CN.
+ *   to one fake user; so is an address-type id (`198.51.100.23`). A distinguished-name id yields
+ *   its CN.
  * - domain: from `user@dom` (split at the last `@`) or `DOM\user` (split at the first `\`), the
  *   user keeping just the name; else `vpns.<vpn>.domain`; else MISSING_DOMAIN with flag
  *   `domain-missing`.
@@ -85,6 +86,8 @@ function personOf(aaaUser: string | undefined, remoteIkeId: string | undefined):
   if (aaaUser !== undefined && !NOT_A_VALUE.test(aaaUser)) return aaaUser;
   if (remoteIkeId === undefined || NOT_A_VALUE.test(remoteIkeId)) return undefined;
   if (remoteIkeId.startsWith('@')) return undefined;
+  // An address-type IKE id names the peer's device, not a person.
+  if (canonicalIp(remoteIkeId) !== undefined) return undefined;
   const cn = /(?:^|[,/]\s*)CN=([^,/]+)/i.exec(remoteIkeId);
   if (cn) return cn[1]!.trim() || undefined;
   return remoteIkeId;

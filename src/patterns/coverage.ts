@@ -3,6 +3,7 @@ import type { Config } from '../config.js';
 import { LinePipeline } from '../pipeline.js';
 import { replayDryRun, type ReplaySummary } from '../replay/dry-run.js';
 import { NdjsonWriter } from '../replay/ndjson-writer.js';
+import { printable } from '../replay/report.js';
 import type { PatternSet } from './pattern-set.js';
 
 /**
@@ -54,7 +55,8 @@ export function formatCoverage(set: PatternSet, s: ReplaySummary): string {
     }
   }
   out.push(`near misses (look like VPN events, matched no rule): ${n(s.nearMisses)}`);
-  for (const text of s.nearMissExamples) out.push(`  | ${text}`);
+  // Capture text is untrusted: an ESC in it must not drive the operator's terminal.
+  for (const text of s.nearMissExamples) out.push(`  | ${printable(text)}`);
   if (s.nearMisses > s.nearMissExamples.length) out.push(`  ... and ${n(s.nearMisses - s.nearMissExamples.length)} more`);
   if (s.oversized > 0) out.push(`oversized lines dropped: ${n(s.oversized)}`);
   return `${out.join('\n')}\n`;

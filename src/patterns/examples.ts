@@ -1,4 +1,5 @@
 import type { PatternMatch } from '../pipeline-records.js';
+import { around } from './explain.js';
 import type { ExampleSource } from './pattern-file.js';
 import type { PatternSet } from './pattern-set.js';
 
@@ -15,6 +16,8 @@ export interface ExampleResult {
   /** What the set produced for the example's line. */
   match: PatternMatch | undefined;
   mismatches: readonly ExampleMismatch[];
+  /** The example expects a rule a user folder disabled: not run, not a failure. */
+  skipped?: true;
 }
 
 /**
@@ -23,6 +26,7 @@ export interface ExampleResult {
  */
 export function runExample(set: PatternSet, example: ExampleSource): ExampleResult {
   const match = set.match(example.text);
+  if (example.expect.kind === 'rule' && set.disabled.includes(example.expect.ruleId)) return { example, match, mismatches: [], skipped: true };
   const mismatches: ExampleMismatch[] = [];
   const got = match ? match.ruleId : 'no match';
   const expect = example.expect;
@@ -30,7 +34,7 @@ export function runExample(set: PatternSet, example: ExampleSource): ExampleResu
     case 'rule': {
       if (!match || match.ruleId !== expect.ruleId) {
         const loaded = set.rules.some((r) => r.id === expect.ruleId);
-        mismatches.push({ what: 'rule', expected: loaded ? expect.ruleId : `${expect.ruleId} (no such rule is loaded)`, got: hintFor(set, example.text, match, got) });
+        mismatches.push({ what: 'rule', expected: loaded ? expect.ruleId : `${expect.ruleId} (no such rule is loaded)`, got: hintFor(set, example.text, match, got, expect.ruleId) });
         break;
       }
       for (const [field, want] of Object.entries(example.fields)) {
@@ -73,19 +77,30 @@ export function formatExampleFailures(results: readonly ExampleResult[]): string
     const width = Math.max(...r.mismatches.map((m) => m.what.length));
     for (const m of r.mismatches) {
       out.push(`  ${m.what.padEnd(width)}  expected ${m.expected}`);
-      out.push(`  ${''.padEnd(width)}       got ${m.got}`);
+      const pad = ' '.repeat(width + 13);
+      out.push(`  ${''.padEnd(width)}       got ${m.got.split('\n').join(`\n${pad}`)}`);
     }
   }
   return out.length === 0 ? '' : `${out.join('\n')}\n`;
 }
 
-/** When a line matched no rule, say whether any prefilter occurred: the first thing to tune. */
-function hintFor(set: PatternSet, text: string, match: PatternMatch | undefined, got: string): string {
+/**
+ * When a line matched no rule, say whether any prefilter occurred (the first thing to tune) and
+ * where the expected rule's regex stopped matching (the second).
+ */
+function hintFor(set: PatternSet, text: string, match: PatternMatch | undefined, got: string, expected: string): string {
   if (match) return got;
   const withLiteral = set.rules.filter((r) => text.includes(r.prefilter)).map((r) => r.id);
-  return withLiteral.length === 0
-    ? 'no match (no rule\'s prefilter occurs in the line)'
-    : `no match (prefilter found for ${withLiteral.join(', ')}, but the regex did not match)`;
+  if (withLiteral.length === 0) return 'no match (no rule\'s prefilter occurs in the line)';
+  const lines = [`no match (prefilter found for ${withLiteral.join(', ')}, but the regex did not match)`];
+  const rule = set.rules.find((r) => r.id === expected);
+  const why = rule ? set.explain(rule.id, text) : undefined;
+  if (rule && why) {
+    const at = why.fromRegexLine === why.toRegexLine ? `line ${why.fromRegexLine}` : `lines ${why.fromRegexLine}-${why.toRegexLine}`;
+    lines.push(`${expected} stops at regex ${at} (${rule.file}:${why.fileLine}): ${why.regexText}`);
+    lines.push(`text at that point (column ${why.offset + 1}): ${around(text, why.offset)}`);
+  }
+  return lines.join('\n');
 }
 
 function abbreviate(text: string, max: number): string {

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { PatternError } from '../errors.js';
+import { PatternError } from '../errors.js';
 import { compileRule, DefinitionTable } from './compile.js';
 import { invalid, parsePatternFile, type DefinitionSource, type ExampleSource, type PatternFile, type RuleSource } from './pattern-file.js';
 import { createPatternSet, type CompiledRule, type PatternSet } from './pattern-set.js';
@@ -88,29 +88,36 @@ export function buildPatternSet(groups: readonly (readonly PatternFile[])[]): Pa
 
   const table = new DefinitionTable(definitions);
   const rules: CompiledRule[] = [];
+  const disabled: string[] = [];
   for (const rule of [...added, ...base]) {
-    if (rule.kind === 'disabled') continue;
+    if (rule.kind === 'disabled') {
+      disabled.push(rule.ruleId);
+      continue;
+    }
     const { regex, captureNames } = compileRule(rule, table);
     rules.push({
       id: rule.ruleId, state: rule.state, prefilter: rule.prefilter, regex, captureNames, file: rule.file, line: rule.line,
+      source: rule.regex, regexLine: rule.regexLine,
       ...(rule.description === undefined ? {} : { description: rule.description }),
     });
   }
   // A definition no rule uses is still compiled, so a typo in it surfaces at load, not months later.
   for (const def of definitions) table.subpatternsFor(`{{${def.name}}}`, { file: def.file, line: def.line });
-  return createPatternSet({ rules, nearMiss, examples, files });
+  return createPatternSet({ rules, nearMiss, examples, files, definitions: table, disabled });
 }
 
 /**
- * Reads every *.yaml / *.yml file of a folder, sorted by name.
+ * Reads every *.yaml / *.yml file of a folder, sorted by name (or the one file, given a file).
  * @throws PatternError when the folder or a file cannot be read or parsed.
  */
 export function readFolder(dir: string): PatternFile[] {
   let names: string[];
   try {
-    if (!statSync(dir).isDirectory()) throw new Error('not a directory');
+    // A single file is a folder of one: handy for trying a rule without making a folder.
+    if (statSync(dir).isFile()) return [readPatternFile(dir)];
     names = readdirSync(dir).filter((n) => /\.ya?ml$/i.test(n)).sort();
   } catch (error) {
+    if (error instanceof PatternError) throw error;
     throw invalid(`Cannot read the pattern folder: ${(error as Error).message}; check --patterns / patterns.dirs`, { file: dir, cause: error });
   }
   return names.map((name) => readPatternFile(join(dir, name)));

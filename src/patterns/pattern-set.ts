@@ -1,5 +1,7 @@
 import type { LineState } from '../events/ptim-event.js';
 import type { PatternMatch } from '../pipeline-records.js';
+import type { DefinitionTable } from './compile.js';
+import { explainMiss, type MissExplanation } from './explain.js';
 import type { ExampleSource } from './pattern-file.js';
 
 export interface CompiledRule {
@@ -14,6 +16,9 @@ export interface CompiledRule {
   line: number;
   /** Name of each capturing group by position (index 0 = group 1); null for unnamed groups. */
   captureNames: ReadonlyArray<string | null>;
+  /** The regex as written in the file (before sub-patterns are expanded), and the line of its key. */
+  source: string;
+  regexLine: number;
   description?: string;
 }
 
@@ -25,10 +30,14 @@ export interface PatternSet {
   readonly examples: readonly ExampleSource[];
   /** The files the set was loaded from, in load order. */
   readonly files: readonly string[];
+  /** Ids of rules a user folder disabled (`disabled: true`); examples expecting them are skipped. */
+  readonly disabled: readonly string[];
   /** First rule (in order) whose prefilter occurs in the text and whose regex matches. */
   match(text: string): PatternMatch | undefined;
   /** True when an unmatched text looks like a VPN up/down event (a near miss worth showing). */
   isNearMiss(text: string): boolean;
+  /** Why a rule's regex does not match a text: the first regex lines that fail (slow; for tools, not the pipeline). */
+  explain(ruleId: string, text: string): MissExplanation | undefined;
 }
 
 /**
@@ -41,8 +50,11 @@ export function createPatternSet(input: {
   nearMiss: readonly string[];
   examples?: readonly ExampleSource[];
   files?: readonly string[];
+  /** The sub-patterns the rules were built with; `explain` needs them. */
+  definitions?: DefinitionTable;
+  disabled?: readonly string[];
 }): PatternSet {
-  return new CompiledPatternSet(input.rules, input.nearMiss, input.examples ?? [], input.files ?? []);
+  return new CompiledPatternSet(input.rules, input.nearMiss, input.examples ?? [], input.files ?? [], input.definitions, input.disabled ?? []);
 }
 
 class CompiledPatternSet implements PatternSet {
@@ -50,13 +62,17 @@ class CompiledPatternSet implements PatternSet {
   readonly literals: readonly string[];
   readonly examples: readonly ExampleSource[];
   readonly files: readonly string[];
+  readonly disabled: readonly string[];
   /** Distinct prefilters, and for each rule the index of its prefilter among them. */
   readonly #prefilters: readonly string[];
   readonly #ruleLiteral: readonly number[];
   /** Reused per call (match is synchronous): 0 = not searched yet, 1 = present, 2 = absent. */
   readonly #seen: Uint8Array;
+  readonly #definitions: DefinitionTable | undefined;
 
-  constructor(rules: readonly CompiledRule[], nearMiss: readonly string[], examples: readonly ExampleSource[], files: readonly string[]) {
+  constructor(rules: readonly CompiledRule[], nearMiss: readonly string[], examples: readonly ExampleSource[], files: readonly string[], definitions: DefinitionTable | undefined, disabled: readonly string[]) {
+    this.#definitions = definitions;
+    this.disabled = Object.freeze([...disabled]);
     this.rules = Object.freeze([...rules]);
     this.examples = Object.freeze([...examples]);
     this.files = Object.freeze([...files]);
@@ -99,6 +115,12 @@ class CompiledPatternSet implements PatternSet {
   isNearMiss(text: string): boolean {
     for (const literal of this.literals) if (text.includes(literal)) return true;
     return false;
+  }
+
+  explain(ruleId: string, text: string): MissExplanation | undefined {
+    const rule = this.rules.find((r) => r.id === ruleId);
+    if (!rule || !this.#definitions) return undefined;
+    return explainMiss(rule, text, this.#definitions);
   }
 }
 

@@ -1,5 +1,4 @@
-import type { PtimState } from '../events/ptim-event.js';
-import { toEvent } from '../events/ptim-event.js';
+import { toEvent, type PtimCandidate, type PtimEvent, type PtimState } from '../events/ptim-event.js';
 import type { LinePipeline } from '../pipeline.js';
 import type { ReceivedMessage } from '../pipeline-records.js';
 import type { NdjsonWriter } from './ndjson-writer.js';
@@ -45,12 +44,24 @@ export interface DryRunOptions {
   maxLineBytes?: number;
   nearMissExamples?: number;
   onProgress?: (p: ReplayProgress) => void;
+  /**
+   * Turns a candidate into events (in input order). Default: up -> connect, down -> disconnect.
+   * The session table plugs in here: `(c, at) => sessions.apply(c, at)`.
+   */
+  toEvents?: (candidate: PtimCandidate, receivedAt: number) => readonly PtimEvent[];
+  /** Runs after each chunk's lines (about 1 MiB of input): a place to commit a transaction. */
+  afterChunk?: () => void | Promise<void>;
+}
+
+/** The dry run's stand-in for the session table: every up is a connect, every down a disconnect. */
+export function lineStateEvents(candidate: PtimCandidate): readonly PtimEvent[] {
+  return [toEvent(candidate, candidate.line === 'up' ? 'connect' : 'disconnect')];
 }
 
 /**
  * Replays captures without delivering: each line with a pattern literal goes through the pipeline;
- * each candidate becomes one event (up -> connect, down -> disconnect; the session table refines
- * this) written as NDJSON. Files are read one after another, in order.
+ * each candidate becomes events through `toEvents` (by default up -> connect, down -> disconnect),
+ * written as NDJSON. Files are read one after another, in order.
  * @throws BridgeError ERR_INPUT_UNREADABLE for a missing or unreadable file or corrupt gzip.
  */
 export async function replayDryRun(options: DryRunOptions): Promise<ReplaySummary> {
@@ -60,6 +71,7 @@ export async function replayDryRun(options: DryRunOptions): Promise<ReplaySummar
     events: { connect: 0, disconnect: 0, rekey: 0 }, elapsedMs: 0, outputClosed: false,
   };
   const maxExamples = options.nearMissExamples ?? 5;
+  const toEvents = options.toEvents ?? lineStateEvents;
   // Checked up front, so a typo in the last file fails before the first file's events are printed.
   const infos = options.files.map((f) => captureInfo(f));
 
@@ -77,9 +89,10 @@ export async function replayDryRun(options: DryRunOptions): Promise<ReplaySummar
           case 'candidate': {
             const c = outcome.candidate;
             summary.matched[c.pattern] = (summary.matched[c.pattern] ?? 0) + 1;
-            const state: PtimState = c.line === 'up' ? 'connect' : 'disconnect';
-            summary.events[state]++;
-            options.out.write(toEvent(c, state));
+            for (const event of toEvents(c, receivedAt)) {
+              summary.events[event.state]++;
+              options.out.write(event);
+            }
             break;
           }
           case 'skipped': {
@@ -104,11 +117,13 @@ export async function replayDryRun(options: DryRunOptions): Promise<ReplaySummar
     const linesBefore = summary.lines;
     for await (const chunk of readCapture(file, (n) => (fileBytes += n))) {
       scanner.push(chunk);
+      await options.afterChunk?.();
       await options.out.flush();
       if (options.out.closed) break;
       options.onProgress?.({ file, fileBytes, fileSize: info.size, lines: linesBefore + scanner.counts.lines, elapsedMs: performance.now() - started });
     }
     scanner.end();
+    await options.afterChunk?.();
     summary.files++;
     summary.bytes += fileBytes;
     summary.lines += scanner.counts.lines;

@@ -44,6 +44,7 @@ const userRows: Array<{ name: string; aaaUser: string; remoteIkeId: string; user
   { name: 'distinguished-name IKE id yields the CN', aaaUser: 'Not-applicable', remoteIkeId: 'C=US, O=Example, CN=dave', user: 'dave', domain: MISSING_DOMAIN },
   { name: 'the last @ separates the domain', aaaUser: 'e@ve@corp.example', remoteIkeId: '@ra.auth', user: 'e@ve', domain: 'corp.example' },
   { name: 'shared @group id with AAA Not-applicable is no person', aaaUser: 'Not-applicable', remoteIkeId: '@ra.auth', skipped: 'no-user' },
+  { name: 'an address-type IKE id with AAA Not-applicable is no person', aaaUser: 'Not-applicable', remoteIkeId: '198.51.100.23', skipped: 'no-user' },
   { name: 'no AAA user and no IKE id', aaaUser: 'Not-applicable', remoteIkeId: 'Not-Available', skipped: 'no-user' },
   { name: 'empty AAA user and empty IKE id', aaaUser: '', remoteIkeId: '', skipped: 'no-user' },
   { name: 'a bare @domain is no user', aaaUser: '@corp.example', remoteIkeId: '@ra.auth', skipped: 'no-user' },

@@ -39,16 +39,17 @@ test('patterns test: an invalid pattern file exits 2 with file:line and reason, 
 test('patterns test with captures prints coverage: lines, matches per rule, skipped and why, near misses verbatim', async (t) => {
   const dir = tempDir(t);
   const plain = join(dir, 'capture.log');
-  writeFileSync(plain, [NOISE, UP, NOISE, S2S, NEAR, NOISE, ''].join('\n'));
+  writeFileSync(plain, [NOISE, UP, NOISE, S2S, NEAR, NOISE, 'IKE_VPN_DOWN_ALARM_USER: \u001b[2Jcleared', ''].join('\n'));
   const gz = join(dir, 'capture.log.gz');
   writeFileSync(gz, gzipSync([UP, NOISE, ''].join('\n')));
   const r = await runCli(['patterns', 'test', plain, gz]);
   t.is(r.code, 0, r.stderr);
-  t.regex(r.stdout, /coverage: 2 files, 8 lines seen, 4 with a pattern literal/);
+  t.regex(r.stdout, /coverage: 2 files, 9 lines seen, 5 with a pattern literal/);
   t.regex(r.stdout, /junos-iked\/vpn-up\s+3\n/);
   t.regex(r.stdout, /junos-kmd\/vpn-down\s+0\s+\(never matched\)/);
   t.regex(r.stdout, /no-client-address\s+junos-iked\/vpn-up\s+1\s+remote selector is not one address/);
-  t.regex(r.stdout, /near misses \(look like VPN events, matched no rule\): 1\n/);
+  t.regex(r.stdout, /near misses \(look like VPN events, matched no rule\): 2\n/);
+  t.true(r.stdout.includes('  | IKE_VPN_DOWN_ALARM_USER: \\x1b[2Jcleared'), 'control characters from a capture are shown escaped');
   t.true(r.stdout.includes('  | IKE_VPN_UP_ALARM_USER: VPN ra-vpn from 198.51.100.9 is up. Local-ip: 203.0.113.1, gw name: ra-gw'), r.stdout);
 });
 
@@ -69,9 +70,22 @@ test('patterns lint: findings exit 1 with file:line, rule and reason', async (t)
   t.regex(r.stderr, /ERR_PATTERN_LINT_FAILED: 2 lint findings/);
 });
 
-test('both commands have --help with examples', async (t) => {
-  for (const sub of ['test', 'lint']) {
-    const r = await runCli(['patterns', sub, '--help']);
+test('patterns match: fields for a match, where each candidate rule stopped for a miss (args or stdin)', async (t) => {
+  const r = await runCli(['patterns', 'match', UP, NEAR]);
+  t.is(r.code, 0, r.stderr);
+  const [hit, miss] = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  t.is(hit!.ruleId, 'junos-iked/vpn-up');
+  t.like(hit!.fields as object, { aaaUser: 'alice', tsRemote: 'ipv4(0,0-65535,10.20.0.5-10.20.0.5)' });
+  t.is(miss!.ruleId, null);
+  t.true(miss!.nearMiss);
+  t.like((miss!.misses as object[])[0]!, { ruleId: 'junos-iked/vpn-up', textThere: 'gw name: ra-gw' });
+  const piped = await runCli(['patterns', 'match'], { input: `${NOISE}\n${UP}\n` });
+  t.deepEqual(piped.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { ruleId: unknown }).ruleId), [null, 'junos-iked/vpn-up']);
+});
+
+test('the commands have --help with examples', async (t) => {
+  for (const sub of ['', 'test', 'lint', 'match']) {
+    const r = await runCli(['patterns', ...(sub ? [sub] : []), '--help']);
     t.is(r.code, 0);
     t.regex(r.stdout, /Examples:\n\s+\$ ptim-bridge patterns /);
   }

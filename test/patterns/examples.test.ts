@@ -1,7 +1,9 @@
 import test from 'ava';
-import { formatExampleFailures, runExample } from '../../src/patterns/examples.js';
+import { formatExampleFailures, runExample, runExamples } from '../../src/patterns/examples.js';
 import { loadPatterns } from '../../src/patterns/load.js';
 import type { ExampleSource } from '../../src/patterns/pattern-file.js';
+import { tempDir } from '../helpers/tmp.js';
+import { writeFolder } from './helpers.js';
 
 const set = loadPatterns();
 const LINE = 'IKE_VPN_UP_ALARM_USER: VPN ra-vpn from 198.51.100.23 is up. Local-ip: 203.0.113.1, gateway name: ra-gw, vpn name: ra-vpn, tunnel-id: 500011, local tunnel-if: st0.1, remote tunnel-ip: Not-Available, Local IKE-ID: vpn.example.com, Remote IKE-ID: @ra.auth, AAA username: alice, VR id: root, Traffic-selector: ts1, Traffic-selector local ID: ipv4(0,0-65535,0.0.0.0-255.255.255.255) , Traffic-selector remote ID: ipv4(0,0-65535,10.20.0.5-10.20.0.5) , SA Type: dynamic';
@@ -45,4 +47,30 @@ test('no-match and near-miss expectations', (t) => {
   t.deepEqual(runExample(set, example({ text: 'sshd: hello', expect: { kind: 'no-match' } })).mismatches, []);
   t.is(runExample(set, example({ text: 'sshd: hello', expect: { kind: 'near-miss' } })).mismatches[0]?.what, 'near miss');
   t.deepEqual(runExample(set, example({ text: 'IKE_VPN_UP_ALARM_USER: ?', expect: { kind: 'near-miss' } })).mismatches, []);
+});
+
+test('a miss is explained: the regex line where the expected rule stops, and the text at that point', (t) => {
+  const text = LINE.replace('AAA username: alice', 'AAA user: alice');
+  const why = set.explain('junos-iked/vpn-up', text);
+  t.truthy(why);
+  t.is(why!.fromRegexLine, 11);
+  t.is(why!.regexText, 'AAA \\s username: \\s (?<aaaUser>{{value}}) , \\s');
+  t.is(text.slice(why!.offset).slice(0, 15), 'AAA user: alice');
+  const rule = set.rules.find((r) => r.id === 'junos-iked/vpn-up')!;
+  t.is(why!.fileLine, rule.regexLine + 11);
+  const report = formatExampleFailures([runExample(set, example({ text, name: 'renamed field' }))]);
+  t.regex(report, /junos-iked\/vpn-up stops at regex line 11 \(.*junos-iked\.yaml:\d+\): AAA \\s username:/);
+  t.regex(report, /text at that point \(column \d+\): .*\|AAA user: alice/);
+  t.is(set.explain('junos-iked/vpn-up', LINE), undefined, 'nothing to explain when it matches');
+});
+
+test('examples expecting a rule a user folder disabled are skipped, not failed', (t) => {
+  const dir = writeFolder(tempDir(t), 'mine', { 'off.yaml': 'set: junos-iked\nrules:\n  - id: vpn-down\n    disabled: true\n' });
+  const withOff = loadPatterns({ dirs: [dir] });
+  t.deepEqual(withOff.disabled, ['junos-iked/vpn-down']);
+  const results = runExamples(withOff);
+  t.is(formatExampleFailures(results), '');
+  const skipped = results.filter((r) => r.skipped);
+  t.true(skipped.length >= 5);
+  t.true(skipped.every((r) => r.example.expect.kind === 'rule' && r.example.expect.ruleId === 'junos-iked/vpn-down'));
 });

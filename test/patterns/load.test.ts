@@ -115,3 +115,9 @@ test('a folder that does not exist is ERR_PATTERN_INVALID naming it', (t) => {
   t.is(error.file, missing);
   t.regex(error.message, /--patterns/);
 });
+
+test('a single file can stand in for a folder', (t) => {
+  const dir = writeFolder(tempDir(t), 'p', { 'one.yaml': `set: one\nrules:\n${ruleYaml('r', { word: 'SOLO' })}\n` });
+  const set = loadPatterns({ shipped: false, dirs: [join(dir, 'one.yaml')] });
+  t.is(set.match('SOLO:x')?.ruleId, 'one/r');
+});

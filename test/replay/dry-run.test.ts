@@ -78,3 +78,31 @@ test('dry run: a reader that goes away stops the replay quietly', async (t) => {
   t.true(summary.outputClosed);
   t.true(summary.lines < 60_000);
 });
+
+test('dry run: toEvents and afterChunk hooks (where the session table plugs in)', async (t) => {
+  const dir = tempDir(t);
+  const file = join(dir, 'vpn.log');
+  writeFileSync(file, `${[...generateLines({ lines: 500, seed: 9, vpnRatio: 1, users: 20 })].join('\n')}\n`);
+  const { out, text } = collect();
+  let chunks = 0;
+  let seen = 0;
+  const summary = await replayDryRun({
+    files: [file],
+    pipeline: new LinePipeline({ patterns: tinyPatterns }),
+    out,
+    now: NOW,
+    toEvents: (c, receivedAt) => {
+      t.is(receivedAt, NOW);
+      seen++;
+      return c.line === 'up' ? [toEvent(c, 'rekey', ['rekey-inferred'])] : [];
+    },
+    afterChunk: () => {
+      chunks++;
+    },
+  });
+  t.true(chunks >= 1);
+  const events = text().trim().split('\n').map((l) => JSON.parse(l) as { state: string; flags: string[] });
+  t.true(events.length > 0 && events.length < seen);
+  t.true(events.every((e) => e.state === 'rekey' && e.flags.includes('rekey-inferred')));
+  t.deepEqual(summary.events, { connect: 0, disconnect: 0, rekey: events.length });
+});
