@@ -136,6 +136,10 @@ function readFrames(stream: Socket, sender: string, transport: Transport & ('tcp
       stream.destroy();
     }
   });
+  // A reset mid-stream loses whatever the sender had not finished framing: count it.
+  stream.once('error', (error: NodeJS.ErrnoException) => {
+    ctx.drop(transport, 'socket-error', { sender, error: error.code ?? error.message, pendingBytes: decoder.bufferedBytes });
+  });
   stream.on('end', () => {
     receivedAt = Date.now();
     const discarded = decoder.end(sink);

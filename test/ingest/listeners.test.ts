@@ -150,6 +150,19 @@ test('tcp bad input: garbage, 99999999999, short frame then close, broken octet 
   t.true((await l.dropped('tcp', 'too-long')) >= 2, 'the garbage run over 64 KiB is dropped as too long');
 });
 
+test('tcp: a sender that resets mid-frame is counted as socket-error; the listener carries on', async (t) => {
+  const l = await startTestListeners(t, ['tcp://127.0.0.1:0']);
+  const s = await tcpConnect(l.port('tcp'));
+  s.write('<30>complete\n<30>half a fra');
+  await l.waitMessages(1);
+  s.resetAndDestroy();
+  await waitUntil(async () => (await l.dropped('tcp', 'socket-error')) === 1);
+  const good = await tcpConnect(l.port('tcp'));
+  good.end('<30>next\n');
+  await l.waitMessages(2);
+  t.deepEqual(l.texts(), ['<30>complete', '<30>next']);
+});
+
 test('tcp: a half-open connection that never sends is closed after the idle timeout', async (t) => {
   const l = await startTestListeners(t, ['tcp://127.0.0.1:0'], { limits: { idleTimeoutSeconds: 1 } });
   const silent = await tcpConnect(l.port('tcp'));
