@@ -24,7 +24,11 @@ export interface StartListenersOptions {
   allowSenders?: readonly string[];
   /** Or-ed with `config.senders.allowAny`: accept every sender (logs a warning). */
   allowAnySender?: boolean;
-  /** Called synchronously for every accepted message; must not throw. */
+  /**
+   * Called synchronously for every accepted message, in arrival order per connection; must not
+   * throw. `msg.data` is a view into the read buffer (never reused by Node), so keeping it is safe
+   * but keeps that read's memory alive: copy it when storing many.
+   */
   onMessage: (msg: ReceivedMessage) => void;
   log: Logger;
   registry: Registry;
