@@ -22,12 +22,12 @@ const PROGRESS_INTERVAL_MS = 500;
 export function registerReplayCommand(program: Command): void {
   program
     .command('replay')
-    .description('Replay text captures (plain, gzip or - for standard input; any syslog line form) through the pipeline.')
-    .argument('<files...>', 'capture files; .gz is recognised by content; - reads standard input')
+    .description('Replay captures through the pipeline: syslog text in any line form (plain, gzip, - for standard input) or pcap/pcapng of syslog over UDP.')
+    .argument('<files...>', 'capture files; gzip and pcap/pcapng are recognised by content; - reads standard input')
     .option('--dry-run', 'print the PTIM events as NDJSON on stdout instead of delivering them')
     .option('-p, --patterns <dir>', 'extra pattern folder (repeatable; overrides shipped rules by id)', collect, [])
     .option('-c, --config <file>', 'YAML config (vpns.<name>.domain aliases, patterns, limits)')
-    .option('--now <time>', 'receipt time for the lines (ISO 8601): decides the year of RFC 3164 times and stands in for lines without one; default: the file\'s modification time')
+    .option('--now <time>', 'receipt time for text lines (ISO 8601): decides the year of RFC 3164 times and stands in for lines without one; default: the file\'s modification time (packet captures use each packet\'s time)')
     .option('--no-progress', 'no progress line on a terminal')
     .addHelpText('after', `
 Output: one event per line on stdout; a summary (lines read, matches per rule, skipped matches by
@@ -37,7 +37,8 @@ Examples:
   $ ptim-bridge replay --dry-run /var/log/messages
   $ ptim-bridge replay --dry-run --config ptim-bridge.yaml --patterns ./my-patterns capture-*.log.gz > events.ndjson
   $ zcat old.gz | ptim-bridge replay --dry-run - | jq -r 'select(.state=="connect") | .user'
-  $ ptim-bridge replay --dry-run --now 2026-03-15T00:00:00Z fixtures/iked.log`)
+  $ ptim-bridge replay --dry-run --now 2026-03-15T00:00:00Z fixtures/replay-iked.log
+  $ ptim-bridge replay --dry-run syslog-udp514.pcapng`)
     .action(async (files: string[], opts: ReplayOptions) => {
       if (!opts.dryRun) {
         throw new BridgeError('ERR_USAGE', 'Replay without --dry-run delivers to JIMS and needs --jims-url, which this build does not support yet. Add --dry-run to print the events instead.');

@@ -1,6 +1,6 @@
 import XRegExp from 'xregexp';
 import type { LineState } from '../events/ptim-event.js';
-import { invalid, type DefinitionSource } from './pattern-file.js';
+import { patternError, type DefinitionSource } from './pattern-file.js';
 
 /** Captures every shipped rule must yield (contracts: the normalizer reads these names). */
 export const REQUIRED_CAPTURES: Readonly<Record<LineState, readonly string[]>> = {
@@ -46,7 +46,7 @@ export class DefinitionTable {
     for (const name of referencesOf(source)) {
       if (!this.#sources.has(name)) {
         const known = this.names.sort().join(', ');
-        throw invalid(`Undefined sub-pattern {{${name}}}${where.ruleId ? ` in rule \`${where.ruleId}\`` : ''}; define it under \`definitions:\` (known: ${known || 'none'})`, {
+        throw patternError(`Undefined sub-pattern {{${name}}}${where.ruleId ? ` in rule \`${where.ruleId}\`` : ''}; define it under \`definitions:\` (known: ${known || 'none'})`, {
           file: where.file, line: where.line, ...(where.ruleId ? { ruleId: where.ruleId } : {}),
         });
       }
@@ -60,14 +60,14 @@ export class DefinitionTable {
     if (done) return done;
     const def = this.#sources.get(name)!;
     if (chain.includes(name)) {
-      throw invalid(`Sub-pattern {{${name}}} refers to itself through ${[...chain, name].map((n) => `{{${n}}}`).join(' -> ')}; break the cycle`, { file: def.file, line: def.line });
+      throw patternError(`Sub-pattern {{${name}}} refers to itself through ${[...chain, name].map((n) => `{{${n}}}`).join(' -> ')}; break the cycle`, { file: def.file, line: def.line });
     }
     const subs = this.subpatternsFor(def.source, { file: def.file, line: def.line, chain: [...chain, name] });
     let regex: RegExp;
     try {
       regex = XRegExp.build(def.source, subs, 'x');
     } catch (error) {
-      throw invalid(`Sub-pattern {{${name}}} does not compile: ${(error as Error).message}`, { file: def.file, line: def.line, cause: error });
+      throw patternError(`Sub-pattern {{${name}}} does not compile: ${(error as Error).message}`, { file: def.file, line: def.line, cause: error });
     }
     this.#compiled.set(name, regex);
     return regex;
@@ -95,16 +95,16 @@ export function compileRule(
   try {
     regex = XRegExp.build(rule.regex, subs, 'x');
   } catch (error) {
-    throw invalid(`The regex of rule \`${rule.ruleId}\` does not compile: ${(error as Error).message}`, { ...where, cause: error });
+    throw patternError(`The regex of rule \`${rule.ruleId}\` does not compile: ${(error as Error).message}`, { ...where, cause: error });
   }
   if (regex.global || regex.sticky) {
-    throw invalid(`The regex of rule \`${rule.ruleId}\` must not use the g or y flag (matching is stateless)`, where);
+    throw patternError(`The regex of rule \`${rule.ruleId}\` must not use the g or y flag (matching is stateless)`, where);
   }
   const data = (regex as RegExp & { xregexp?: { captureNames?: Array<string | null> | null } }).xregexp;
   const captureNames = data?.captureNames ?? [];
   const missing = REQUIRED_CAPTURES[rule.state].filter((name) => !captureNames.includes(name));
   if (missing.length > 0) {
-    throw invalid(
+    throw patternError(
       `Rule \`${rule.ruleId}\` (state ${rule.state}) lacks the named capture${missing.length > 1 ? 's' : ''} ${missing.map((n) => `(?<${n}>...)`).join(', ')}; the normalizer needs ${REQUIRED_CAPTURES[rule.state].join(', ')}`,
       where,
     );

@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PatternError } from '../errors.js';
 import { compileRule, DefinitionTable } from './compile.js';
-import { invalid, parsePatternFile, type DefinitionSource, type ExampleSource, type PatternFile, type RuleSource } from './pattern-file.js';
+import { patternError, parsePatternFile, type DefinitionSource, type ExampleSource, type PatternFile, type RuleSource } from './pattern-file.js';
 import { createPatternSet, type CompiledRule, type PatternSet } from './pattern-set.js';
 
 export interface LoadPatternsOptions {
@@ -63,7 +63,7 @@ export function buildPatternSet(groups: readonly (readonly PatternFile[])[]): Pa
       for (const def of file.definitions) {
         const other = groupDefs.get(def.name);
         if (other) {
-          throw invalid(`Sub-pattern {{${def.name}}} is defined twice in one folder (also at ${other.file}:${other.line}); keep one`, { file: def.file, line: def.line });
+          throw patternError(`Sub-pattern {{${def.name}}} is defined twice in one folder (also at ${other.file}:${other.line}); keep one`, { file: def.file, line: def.line });
         }
         groupDefs.set(def.name, def);
         definitions.push(def);
@@ -71,7 +71,7 @@ export function buildPatternSet(groups: readonly (readonly PatternFile[])[]): Pa
       for (const rule of file.rules) {
         const other = groupRules.get(rule.ruleId);
         if (other) {
-          throw invalid(`Duplicate rule id \`${rule.ruleId}\` in one folder (also at ${other.file}:${other.line}); rename one, or put the override in a separate folder`, { file: rule.file, line: rule.line, ruleId: rule.ruleId });
+          throw patternError(`Duplicate rule id \`${rule.ruleId}\` in one folder (also at ${other.file}:${other.line}); rename one, or put the override in a separate folder`, { file: rule.file, line: rule.line, ruleId: rule.ruleId });
         }
         groupRules.set(rule.ruleId, rule);
         const at = (list: RuleSource[]) => list.findIndex((r) => r.ruleId === rule.ruleId);
@@ -80,7 +80,7 @@ export function buildPatternSet(groups: readonly (readonly PatternFile[])[]): Pa
         if (inBase >= 0) base[inBase] = rule;
         else if (inAdded >= 0) added[inAdded] = rule;
         else if (rule.kind === 'disabled') {
-          throw invalid(`Rule \`${rule.ruleId}\` is disabled but no earlier folder defines it; check the set name and id (\`ptim-bridge patterns test\` lists the loaded rules)`, { file: rule.file, line: rule.line, ruleId: rule.ruleId });
+          throw patternError(`Rule \`${rule.ruleId}\` is disabled but no earlier folder defines it; check the set name and id (\`ptim-bridge patterns test\` lists the loaded rules)`, { file: rule.file, line: rule.line, ruleId: rule.ruleId });
         } else (gi === 0 ? base : added).push(rule);
       }
     }
@@ -118,7 +118,7 @@ export function readFolder(dir: string): PatternFile[] {
     names = readdirSync(dir).filter((n) => /\.ya?ml$/i.test(n)).sort();
   } catch (error) {
     if (error instanceof PatternError) throw error;
-    throw invalid(`Cannot read the pattern folder: ${(error as Error).message}; check --patterns / patterns.dirs`, { file: dir, cause: error });
+    throw patternError(`Cannot read the pattern folder: ${(error as Error).message}; check --patterns / patterns.dirs`, { file: dir, cause: error });
   }
   return names.map((name) => readPatternFile(join(dir, name)));
 }
@@ -132,7 +132,7 @@ export function readPatternFile(file: string): PatternFile {
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
-    throw invalid(`Cannot read the pattern file: ${(error as Error).message}`, { file, cause: error });
+    throw patternError(`Cannot read the pattern file: ${(error as Error).message}`, { file, cause: error });
   }
   return parsePatternFile(text, file);
 }

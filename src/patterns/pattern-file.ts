@@ -61,7 +61,7 @@ export function parsePatternFile(text: string, file: string): PatternFile {
   if (first) {
     const line = first.linePos?.[0].line;
     const reason = first.message.split('\n')[0] ?? first.message;
-    throw invalid(`Invalid YAML: ${reason}`, { file, ...(line === undefined ? {} : { line }) });
+    throw patternError(`Invalid YAML: ${reason}`, { file, ...(line === undefined ? {} : { line }) });
   }
   const v = new Validator(doc, lineCounter, file);
   const root: unknown = doc.toJS();
@@ -106,7 +106,7 @@ export function parsePatternFile(text: string, file: string): PatternFile {
     const line = v.line(path);
     const earlier = seen.get(id);
     if (earlier !== undefined) {
-      throw invalid(`Duplicate rule id \`${ruleId}\` (first defined at line ${earlier}); give one of them another id`, { file, line, ruleId });
+      throw patternError(`Duplicate rule id \`${ruleId}\` (first defined at line ${earlier}); give one of them another id`, { file, line, ruleId });
     }
     seen.set(id, line);
     if (r.disabled !== undefined && typeof r.disabled !== 'boolean') {
@@ -194,7 +194,7 @@ class Validator {
   }
 
   fail(path: Path, reason: string, ruleId?: string): PatternError {
-    return invalid(reason, { file: this.#file, line: this.line(path), ...(ruleId === undefined ? {} : { ruleId }) });
+    return patternError(reason, { file: this.#file, line: this.line(path), ...(ruleId === undefined ? {} : { ruleId }) });
   }
 
   /** An error about a key itself (unknown or badly named), pointing at the key's line. */
@@ -205,7 +205,7 @@ class Validator {
       const pair = parent.items.find((p) => isNode(p.key) && (p.key as { value?: unknown }).value === key);
       if (pair && isNode(pair.key) && pair.key.range) line = this.#lines.linePos(pair.key.range[0]).line;
     }
-    return invalid(reason, { file: this.#file, line, ...(ruleId === undefined ? {} : { ruleId }) });
+    return patternError(reason, { file: this.#file, line, ...(ruleId === undefined ? {} : { ruleId }) });
   }
 
   keys(value: Record<string, unknown>, path: Path, allowed: readonly string[], where: string): void {
@@ -242,7 +242,7 @@ class Validator {
  * one-line error (which prints the message) tells the operator where to look. The same place is
  * also on the error's `file`, `line` and `ruleId` for programs and tests.
  */
-export function invalid(reason: string, where: { file?: string; line?: number; ruleId?: string; cause?: unknown } = {}): PatternError {
+export function patternError(reason: string, where: { file?: string; line?: number; ruleId?: string; cause?: unknown } = {}): PatternError {
   const at = where.file === undefined ? '' : `${where.file}${where.line === undefined ? '' : `:${where.line}`}: `;
   return new PatternError(`${at}${reason}`, {
     ...(where.file === undefined ? {} : { file: where.file }),

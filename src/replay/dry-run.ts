@@ -1,7 +1,8 @@
 import { toEvent, type PtimCandidate, type PtimEvent, type PtimState } from '../events/ptim-event.js';
-import type { LinePipeline } from '../pipeline.js';
+import type { LineOutcome, LinePipeline } from '../pipeline.js';
 import type { ReceivedMessage } from '../pipeline-records.js';
 import type { NdjsonWriter } from './ndjson-writer.js';
+import { isPacketCapture, PcapParser, type PcapCounts } from './pcap.js';
 import { captureInfo, readCapture } from './read-capture.js';
 import { ChunkScanner } from './scan-chunk.js';
 
@@ -25,6 +26,8 @@ export interface ReplaySummary {
   elapsedMs: number;
   /** The output's reader went away (`| head`): reading stopped early. */
   outputClosed: boolean;
+  /** Packet captures only: packets seen, UDP messages taken, packets skipped or malformed. */
+  packets?: PcapCounts;
 }
 
 export interface ReplayProgress {
@@ -80,47 +83,76 @@ export async function replayDryRun(options: DryRunOptions): Promise<ReplaySummar
     const info = infos[index]!;
     const receivedAt = options.now ?? info.mtimeMs ?? Date.now();
     const msg: ReceivedMessage = { data: Buffer.alloc(0), sender: 'file', receivedAt, transport: 'file' };
+    const handle = (outcome: LineOutcome, at: number): void => {
+      switch (outcome.kind) {
+        case 'candidate': {
+          const c = outcome.candidate;
+          summary.matched[c.pattern] = (summary.matched[c.pattern] ?? 0) + 1;
+          for (const event of toEvents(c, at)) {
+            summary.events[event.state]++;
+            options.out.write(event);
+          }
+          break;
+        }
+        case 'skipped': {
+          summary.matched[outcome.ruleId] = (summary.matched[outcome.ruleId] ?? 0) + 1;
+          const byRule = (summary.skipped[outcome.reason] ??= {});
+          byRule[outcome.ruleId] = (byRule[outcome.ruleId] ?? 0) + 1;
+          break;
+        }
+        case 'near-miss':
+          summary.nearMisses++;
+          if (summary.nearMissExamples.length < maxExamples) summary.nearMissExamples.push(outcome.text);
+          break;
+        case 'noise':
+          break;
+        default:
+          outcome satisfies never;
+      }
+    };
     const scanner = new ChunkScanner(
       options.pipeline.literals,
       (line) => {
         msg.data = line;
-        const outcome = options.pipeline.processPrefiltered(msg);
-        switch (outcome.kind) {
-          case 'candidate': {
-            const c = outcome.candidate;
-            summary.matched[c.pattern] = (summary.matched[c.pattern] ?? 0) + 1;
-            for (const event of toEvents(c, receivedAt)) {
-              summary.events[event.state]++;
-              options.out.write(event);
-            }
-            break;
-          }
-          case 'skipped': {
-            summary.matched[outcome.ruleId] = (summary.matched[outcome.ruleId] ?? 0) + 1;
-            const byRule = (summary.skipped[outcome.reason] ??= {});
-            byRule[outcome.ruleId] = (byRule[outcome.ruleId] ?? 0) + 1;
-            break;
-          }
-          case 'near-miss':
-            summary.nearMisses++;
-            if (summary.nearMissExamples.length < maxExamples) summary.nearMissExamples.push(outcome.text);
-            break;
-          case 'noise':
-            break;
-          default:
-            outcome satisfies never;
-        }
+        handle(options.pipeline.processPrefiltered(msg), receivedAt);
       },
       { maxLineBytes: options.maxLineBytes },
     );
+    // A packet capture carries one message per UDP datagram, with its own sender and time.
+    let pcap: PcapParser | undefined;
+    const packetMsg: ReceivedMessage = { data: Buffer.alloc(0), sender: '', receivedAt: 0, transport: 'udp' };
+    const feed = (chunk: Buffer, first: boolean): void => {
+      if (first && isPacketCapture(chunk)) {
+        pcap = new PcapParser((m) => {
+          packetMsg.data = m.data;
+          packetMsg.sender = m.sender;
+          packetMsg.receivedAt = m.receivedAt;
+          handle(options.pipeline.process(packetMsg), m.receivedAt);
+        });
+      }
+      if (pcap) pcap.push(chunk);
+      else scanner.push(chunk);
+    };
     let fileBytes = 0;
     const linesBefore = summary.lines;
+    let first = true;
     for await (const chunk of readCapture(file, (n) => (fileBytes += n))) {
-      scanner.push(chunk);
+      feed(chunk, first);
+      first = false;
       await options.afterChunk?.();
       await options.out.flush();
       if (options.out.closed) break;
-      options.onProgress?.({ file, fileBytes, fileSize: info.size, lines: linesBefore + scanner.counts.lines, elapsedMs: performance.now() - started });
+      const seen = pcap ? pcap.counts.udp : scanner.counts.lines;
+      options.onProgress?.({ file, fileBytes, fileSize: info.size, lines: linesBefore + seen, elapsedMs: performance.now() - started });
+    }
+    if (pcap) {
+      pcap.end();
+      const p = (summary.packets ??= { packets: 0, udp: 0, skipped: 0, malformed: 0 });
+      p.packets += pcap.counts.packets;
+      p.udp += pcap.counts.udp;
+      p.skipped += pcap.counts.skipped;
+      p.malformed += pcap.counts.malformed;
+      summary.lines += pcap.counts.udp;
     }
     scanner.end();
     await options.afterChunk?.();

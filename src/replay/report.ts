@@ -15,6 +15,10 @@ export function formatSummary(s: ReplaySummary): string {
   const out: string[] = [];
   const mb = (s.bytes / 1e6).toFixed(1);
   out.push(`replay: ${n(s.files)} file${s.files === 1 ? '' : 's'}, ${n(s.lines)} lines (${mb} MB) in ${(s.elapsedMs / 1000).toFixed(2)} s: ${n(linesPerSecond(s))} lines/s`);
+  if (s.packets) {
+    const p = s.packets;
+    out.push(`packets: ${n(p.packets)}, syslog over UDP ${n(p.udp)} (counted as lines), skipped ${n(p.skipped)} (TCP, fragments, other protocols), malformed ${n(p.malformed)}`);
+  }
   const matched = Object.entries(s.matched).sort(([a], [b]) => a.localeCompare(b));
   const totalMatched = matched.reduce((sum, [, c]) => sum + c, 0);
   out.push(`matched: ${n(totalMatched)} line${totalMatched === 1 ? '' : 's'}`);
