@@ -11,6 +11,8 @@ import type { NdjsonWriter } from '../replay/ndjson-writer.js';
 export interface PrinterCounts {
   messages: number;
   events: number;
+  /** Events not printed because the reader of stdout fell too far behind. */
+  outputDropped: number;
   skipped: number;
   nearMisses: number;
 }
@@ -19,19 +21,27 @@ export interface PrinterCounts {
  * The sink of `run --dry-run`: each received message goes through the pipeline and each candidate
  * is printed as one PTIM event (up -> connect, down -> disconnect; without a session table there
  * is no rekey). Output is written once per event-loop turn, so a burst costs one write.
+ *
+ * Memory stays bounded when the reader of stdout stalls: while a write waits for 'drain', at most
+ * `maxBacklog` further events are held; beyond that they are dropped, counted and logged (a dry run
+ * is a look at the traffic, and a stalled pager must not grow the process without limit).
  */
 export class EventPrinter {
   readonly #pipeline: LinePipeline;
   readonly #out: NdjsonWriter;
   readonly #rateLog: RateLimitedLog;
   readonly #outcomes;
+  readonly #maxBacklog: number;
   #scheduled = false;
-  #writing: Promise<void> = Promise.resolve();
-  readonly counts: PrinterCounts = { messages: 0, events: 0, skipped: 0, nearMisses: 0 };
+  #dirty = false;
+  #backlog = 0;
+  #writing: Promise<void> | undefined;
+  readonly counts: PrinterCounts = { messages: 0, events: 0, outputDropped: 0, skipped: 0, nearMisses: 0 };
 
-  constructor(options: { pipeline: LinePipeline; out: NdjsonWriter; log: Logger; registry: Registry }) {
+  constructor(options: { pipeline: LinePipeline; out: NdjsonWriter; log: Logger; registry: Registry; maxBacklog?: number }) {
     this.#pipeline = options.pipeline;
     this.#out = options.out;
+    this.#maxBacklog = options.maxBacklog ?? 50_000;
     this.#rateLog = new RateLimitedLog(options.log);
     const lines = counter(options.registry, 'ptim_bridge_lines_total', 'Received messages by pipeline outcome', ['outcome']);
     this.#outcomes = {
@@ -39,6 +49,7 @@ export class EventPrinter {
       skipped: lines.labels({ outcome: 'skipped' }),
       nearMiss: lines.labels({ outcome: 'near-miss' }),
       noise: lines.labels({ outcome: 'noise' }),
+      outputDropped: lines.labels({ outcome: 'output-dropped' }),
     };
   }
 
@@ -48,10 +59,17 @@ export class EventPrinter {
     const outcome = this.#pipeline.process(msg);
     switch (outcome.kind) {
       case 'candidate': {
+        this.#outcomes.candidate.inc();
+        if (this.#backlog >= this.#maxBacklog) {
+          this.counts.outputDropped++;
+          this.#outcomes.outputDropped.inc();
+          this.#rateLog.warn('output-backlog', { backlog: this.#backlog }, 'stdout is not being read fast enough: event dropped');
+          break;
+        }
         const state: PtimState = outcome.candidate.line === 'up' ? 'connect' : 'disconnect';
         this.#out.write(toEvent(outcome.candidate, state));
+        this.#backlog++;
         this.counts.events++;
-        this.#outcomes.candidate.inc();
         this.#schedule();
         break;
       }
@@ -75,17 +93,34 @@ export class EventPrinter {
 
   /** Resolves when every event printed so far has been handed to the output stream. */
   async flushed(): Promise<void> {
-    await this.#writing;
-    this.#writing = this.#out.flush(true);
-    await this.#writing;
+    while (this.#writing) await this.#writing;
+    this.#backlog = 0;
+    await this.#out.flush(true);
   }
 
   #schedule(): void {
+    if (this.#writing) {
+      // A write is waiting for 'drain'; the loop in #drain picks these events up after it.
+      this.#dirty = true;
+      return;
+    }
     if (this.#scheduled) return;
     this.#scheduled = true;
     setImmediate(() => {
       this.#scheduled = false;
-      this.#writing = this.#writing.then(() => this.#out.flush(true));
+      this.#writing ??= this.#drain();
     });
+  }
+
+  async #drain(): Promise<void> {
+    try {
+      do {
+        this.#dirty = false;
+        this.#backlog = 0;
+        await this.#out.flush(true);
+      } while (this.#dirty);
+    } finally {
+      this.#writing = undefined;
+    }
   }
 }
