@@ -162,17 +162,25 @@ async function throughDryRun(total, conns, mix) {
   let lines = 0;
   let resolveDone;
   const done = new Promise((r) => (resolveDone = r));
+  let lastLineAt = performance.now();
   child.stdout.on('data', (b) => {
     for (let i = b.indexOf(10); i !== -1; i = b.indexOf(10, i + 1)) lines++;
+    lastLineAt = performance.now();
     if (lines >= expected) resolveDone();
   });
+  // Never hang: 5 s without output ends the run (the figure then counts what came out).
+  const stall = setInterval(() => {
+    if (performance.now() - lastLineAt > 5000) resolveDone();
+  }, 500);
   const started = performance.now();
   const worker = new Worker(new URL(import.meta.url), { workerData: { kind: 'tcp', port, n: total / conns, conns, mix } });
   await done;
-  const seconds = (performance.now() - started) / 1000;
+  clearInterval(stall);
+  const seconds = ((lines >= expected ? performance.now() : lastLineAt) - started) / 1000;
   await worker.terminate();
   await stopDryRun(child);
-  return Math.round(total / seconds);
+  if (lines < expected) process.stderr.write(`warning: ${expected - lines} of ${expected} events did not come out\n`);
+  return Math.round((total * lines) / expected / seconds);
 }
 
 async function sender({ kind, port, n, window, conns }) {

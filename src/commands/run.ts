@@ -2,12 +2,11 @@ import type { Command } from 'commander';
 import { loadConfig, type Config } from '../config.js';
 import { BridgeError } from '../errors.js';
 import { EventPrinter } from '../ingest/event-printer.js';
-import { startListeners } from '../ingest/listeners.js';
+import { startListeners, type ListenerSet } from '../ingest/listeners.js';
 import { createLogger } from '../log.js';
 import { createRegistry } from '../ops/metrics.js';
 import { loadPatterns } from '../patterns/load.js';
 import { LinePipeline } from '../pipeline.js';
-import { NdjsonWriter } from '../replay/ndjson-writer.js';
 
 interface RunOptions {
   config?: string;
@@ -53,13 +52,16 @@ Examples:
       const log = createLogger({ destination: 'stderr', level: config.log.level });
       const registry = createRegistry();
       const patterns = loadPatterns({ shipped: config.patterns.shipped, dirs: [...config.patterns.dirs, ...(opts.patterns ?? [])] });
+      let listeners: ListenerSet | undefined;
       const printer = new EventPrinter({
         pipeline: new LinePipeline({ patterns, vpns: config.vpns }),
-        out: new NdjsonWriter(process.stdout),
+        out: process.stdout,
         log: log.child({ module: 'run' }),
         registry,
+        // A slow reader of stdout slows TCP senders instead of growing this process.
+        onCongestion: (congested) => (congested ? listeners?.pause() : listeners?.resume()),
       });
-      const listeners = await startListeners({
+      listeners = await startListeners({
         urls: opts.listen ?? [],
         config,
         allowSenders: opts.allowSender,

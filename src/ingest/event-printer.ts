@@ -5,7 +5,8 @@ import { RateLimitedLog, type Logger } from '../log.js';
 import { counter } from '../ops/metrics.js';
 import type { LinePipeline } from '../pipeline.js';
 import type { ReceivedMessage } from '../pipeline-records.js';
-import type { NdjsonWriter } from '../replay/ndjson-writer.js';
+import type { Writable } from 'node:stream';
+import { NdjsonWriter } from '../replay/ndjson-writer.js';
 
 /** Outcome counts since start (also exported as `ptim_bridge_lines_total{outcome}`). */
 export interface PrinterCounts {
@@ -22,13 +23,17 @@ export interface PrinterCounts {
  * is printed as one PTIM event (up -> connect, down -> disconnect; without a session table there
  * is no rekey). Output is written once per event-loop turn, so a burst costs one write.
  *
- * Memory stays bounded when the reader of stdout stalls: while a write waits for 'drain', at most
- * `maxBacklog` further events are held; beyond that they are dropped, counted and logged (a dry run
- * is a look at the traffic, and a stalled pager must not grow the process without limit).
+ * When a write has to wait for 'drain' the printer calls `onCongestion(true)` (run pauses the TCP/TLS
+ * connections, so senders are slowed by TCP itself) and `onCongestion(false)` once all is written.
+ * UDP cannot be paused: as a last resort at most `maxBacklog` events are held while the output is
+ * blocked, and further ones are dropped, counted and logged, so memory stays bounded.
  */
 export class EventPrinter {
   readonly #pipeline: LinePipeline;
   readonly #out: NdjsonWriter;
+  readonly #stream: Writable;
+  readonly #onCongestion: ((congested: boolean) => void) | undefined;
+  #congested = false;
   readonly #rateLog: RateLimitedLog;
   readonly #outcomes;
   readonly #maxBacklog: number;
@@ -38,10 +43,20 @@ export class EventPrinter {
   #writing: Promise<void> | undefined;
   readonly counts: PrinterCounts = { messages: 0, events: 0, outputDropped: 0, skipped: 0, nearMisses: 0 };
 
-  constructor(options: { pipeline: LinePipeline; out: NdjsonWriter; log: Logger; registry: Registry; maxBacklog?: number }) {
+  constructor(options: {
+    pipeline: LinePipeline;
+    /** Where the NDJSON goes (process.stdout). */
+    out: Writable;
+    log: Logger;
+    registry: Registry;
+    onCongestion?: (congested: boolean) => void;
+    maxBacklog?: number;
+  }) {
     this.#pipeline = options.pipeline;
-    this.#out = options.out;
-    this.#maxBacklog = options.maxBacklog ?? 50_000;
+    this.#stream = options.out;
+    this.#out = new NdjsonWriter(options.out);
+    this.#onCongestion = options.onCongestion;
+    this.#maxBacklog = options.maxBacklog ?? 200_000;
     this.#rateLog = new RateLimitedLog(options.log);
     const lines = counter(options.registry, 'ptim_bridge_lines_total', 'Received messages by pipeline outcome', ['outcome']);
     this.#outcomes = {
@@ -117,10 +132,19 @@ export class EventPrinter {
       do {
         this.#dirty = false;
         this.#backlog = 0;
-        await this.#out.flush(true);
+        const written = this.#out.flush(true);
+        if (this.#stream.writableNeedDrain) this.#setCongested(true);
+        await written;
       } while (this.#dirty);
     } finally {
       this.#writing = undefined;
+      this.#setCongested(false);
     }
+  }
+
+  #setCongested(congested: boolean): void {
+    if (this.#congested === congested) return;
+    this.#congested = congested;
+    this.#onCongestion?.(congested);
   }
 }

@@ -30,6 +30,8 @@ export interface IngestContext {
   /** Counts accepted messages; cheap (label children are cached). */
   accepted(transport: ListenTransport): { inc(n?: number): void };
   readonly connections: Gauge<'transport'>;
+  /** Reading TCP/TLS streams, for pause/resume: new streams start paused while `paused`. */
+  readonly flow: { paused: boolean; streams: Set<import('node:net').Socket> };
   /** Shared across all TCP/TLS listeners: `limits.maxConnections` is for the process. */
   readonly connectionCount: { total: number; bySender: Map<string, number> };
 }
@@ -58,6 +60,7 @@ export function createIngestContext(options: {
     rateLog,
     connections,
     connectionCount: { total: 0, bySender: new Map() },
+    flow: { paused: false, streams: new Set() },
     drop(transport, reason, fields = {}, n = 1) {
       dropped.inc({ transport, reason }, n);
       rateLog.warn(reason, { transport, ...fields }, `ingest dropped: ${reason}`);

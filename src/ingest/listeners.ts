@@ -14,6 +14,13 @@ export interface ListenerSet {
   readonly bound: ReadonlyArray<{ url: string; address: string; port: number }>;
   /** Stops accepting, delivers frames in hand, ends connections. Idempotent. */
   close(): Promise<void>;
+  /**
+   * Stops reading TCP/TLS connections (senders are slowed by TCP flow control) until `resume()`;
+   * for a consumer that cannot keep up. UDP cannot be paused. Connections stay subject to the idle
+   * timeout. Not part of the original contract: an addition, safe to ignore.
+   */
+  pause(): void;
+  resume(): void;
 }
 
 export interface StartListenersOptions {
@@ -77,11 +84,23 @@ export async function startListeners(options: StartListenersOptions): Promise<Li
   }
 
   let closed: Promise<void> | undefined;
+  const setPaused = (paused: boolean) => {
+    if (ctx.flow.paused === paused) return;
+    ctx.flow.paused = paused;
+    for (const stream of ctx.flow.streams) {
+      if (paused) stream.pause();
+      else stream.resume();
+    }
+  };
   return {
     bound: started.map(({ url, address, port }) => ({ url, address, port })),
     close() {
+      // What senders already wrote must still be read and delivered.
+      setPaused(false);
       closed ??= Promise.all(started.map((l) => l.close())).then(() => undefined);
       return closed;
     },
+    pause: () => setPaused(true),
+    resume: () => setPaused(false),
   };
 }

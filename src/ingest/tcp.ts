@@ -128,6 +128,9 @@ function readFrames(stream: Socket, sender: string, transport: Transport & ('tcp
       ctx.drop(transport, 'too-long', { sender, bytes });
     },
   };
+  ctx.flow.streams.add(stream);
+  stream.once('close', () => ctx.flow.streams.delete(stream));
+  if (ctx.flow.paused) stream.pause();
   stream.on('data', (chunk: Buffer) => {
     receivedAt = Date.now();
     const fault = decoder.push(chunk, sink);

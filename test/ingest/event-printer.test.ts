@@ -4,7 +4,6 @@ import { Registry } from 'prom-client';
 import { EventPrinter } from '../../src/ingest/event-printer.js';
 import { silentLogger } from '../../src/log.js';
 import { LinePipeline } from '../../src/pipeline.js';
-import { NdjsonWriter } from '../../src/replay/ndjson-writer.js';
 import { tinyPatterns } from '../helpers/tiny-patterns.js';
 import { waitUntil } from '../helpers/wait.js';
 
@@ -16,7 +15,7 @@ test('event printer: candidates become NDJSON events in one write per turn; nois
   const writes: string[] = [];
   stream.on('data', (b: Buffer) => writes.push(b.toString()));
   const registry = new Registry();
-  const printer = new EventPrinter({ pipeline: new LinePipeline({ patterns: tinyPatterns }), out: new NdjsonWriter(stream), log: silentLogger(), registry });
+  const printer = new EventPrinter({ pipeline: new LinePipeline({ patterns: tinyPatterns }), out: stream, log: silentLogger(), registry });
   printer.onMessage(msg(`<30>Mar 14 09:02:11 srx-hq iked[1]: IKE_VPN_UP_ALARM_USER: VPN ra-vpn from 198.51.100.23 is up. ${FIELDS}`));
   printer.onMessage(msg('<14>Mar 14 09:02:11 srx-hq RT_FLOW: RT_FLOW_SESSION_CREATE: session created'));
   printer.onMessage(msg('<30>Mar 14 09:02:11 srx-hq iked[1]: IKE_VPN_UP_ALARM_USER: something else entirely'));
@@ -33,8 +32,9 @@ test('event printer: candidates become NDJSON events in one write per turn; nois
   t.is(lines.find((v) => v.labels.outcome === 'noise')?.value, 1);
 });
 
-test('event printer: a stalled reader bounds the backlog; excess events are dropped and counted; output resumes on drain', async (t) => {
+test('event printer: a stalled reader signals congestion and bounds the backlog; excess events are dropped and counted; output resumes on drain', async (t) => {
   const held: Array<() => void> = [];
+  const congestion: boolean[] = [];
   const chunks: string[] = [];
   const out = new Writable({
     highWaterMark: 1,
@@ -43,7 +43,7 @@ test('event printer: a stalled reader bounds the backlog; excess events are drop
       held.push(callback);
     },
   });
-  const printer = new EventPrinter({ pipeline: new LinePipeline({ patterns: tinyPatterns }), out: new NdjsonWriter(out), log: silentLogger(), registry: new Registry(), maxBacklog: 10 });
+  const printer = new EventPrinter({ pipeline: new LinePipeline({ patterns: tinyPatterns }), out, log: silentLogger(), registry: new Registry(), maxBacklog: 10, onCongestion: (c) => congestion.push(c) });
   const up = msg(`<30>Mar 14 09:02:11 srx-hq iked[1]: IKE_VPN_UP_ALARM_USER: VPN ra-vpn from 198.51.100.23 is up. ${FIELDS}`);
   printer.onMessage(up);
   // Let the first write happen and block on 'drain'.
@@ -51,6 +51,7 @@ test('event printer: a stalled reader bounds the backlog; excess events are drop
   for (let i = 0; i < 100; i++) printer.onMessage(up);
   t.is(printer.counts.events, 11);
   t.is(printer.counts.outputDropped, 90);
+  t.deepEqual(congestion, [true]);
   // The reader catches up: the held events come out.
   const release = () => held.splice(0).forEach((cb) => cb());
   const timer = setInterval(release, 5);
@@ -58,4 +59,6 @@ test('event printer: a stalled reader bounds the backlog; excess events are drop
   await printer.flushed();
   clearInterval(timer);
   t.is(chunks.join('').trim().split('\n').length, 11);
+  await waitUntil(() => congestion.length === 2);
+  t.deepEqual(congestion, [true, false]);
 });

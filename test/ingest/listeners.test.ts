@@ -229,6 +229,26 @@ test('tcp: oversized non-transparent frame is dropped and the stream resynchroni
   t.is(await l.dropped('tcp', 'too-long'), 1);
 });
 
+test('pause()/resume(): TCP is not read while paused (UDP still is); close() resumes to deliver what is in hand', async (t) => {
+  const l = await startTestListeners(t, ['tcp://127.0.0.1:0', 'udp://127.0.0.1:0']);
+  const before = await tcpConnect(l.port('tcp'));
+  l.set.pause();
+  before.write('<30>tcp while paused\n');
+  const after = await tcpConnect(l.port('tcp'));
+  after.write('<30>tcp on a connection opened while paused\n');
+  await sendUdp(l.port('udp'), '<30>udp marker');
+  await l.waitMessages(1);
+  t.deepEqual(l.texts(), ['<30>udp marker']);
+  l.set.resume();
+  await l.waitMessages(3);
+  l.set.pause();
+  before.write('<30>in hand at close\n');
+  before.on('end', () => before.end());
+  after.on('end', () => after.end());
+  await l.set.close();
+  t.deepEqual(l.texts().slice(1).sort(), ['<30>in hand at close', '<30>tcp on a connection opened while paused', '<30>tcp while paused']);
+});
+
 test('close(): stops accepting, delivers what the sender already wrote, ends connections', async (t) => {
   const l = await startTestListeners(t, ['tcp://127.0.0.1:0']);
   const s = await tcpConnect(l.port('tcp'));
