@@ -72,9 +72,11 @@ Examples:
       });
       log.info({ listeners: listeners.bound.map((b) => b.url), rules: patterns.rules.length }, 'ready (dry run: events go to stdout)');
 
-      const signal = await new Promise<NodeJS.Signals>((resolve) => {
+      const signal = await new Promise<NodeJS.Signals | 'stdout-closed'>((resolve) => {
         process.once('SIGINT', () => resolve('SIGINT'));
         process.once('SIGTERM', () => resolve('SIGTERM'));
+        // `run --dry-run | head`: when the reader goes away there is no one left to print for.
+        process.stdout.once('error', () => resolve('stdout-closed'));
       });
       log.info({ signal }, 'stopping: no new connections, finishing what is in hand');
       await listeners.close();

@@ -123,6 +123,21 @@ test('run --dry-run --config: listeners, allow-list, TLS files (relative paths) 
   t.is((await r.exit).code, 0);
 });
 
+test('run --dry-run stops cleanly when the reader of stdout goes away', async (t) => {
+  const r = await startRun(t, ['--listen', 'udp://127.0.0.1:0', '--allow-sender', '127.0.0.1'], 1);
+  r.child.stdout!.destroy();
+  // The next event's write fails with EPIPE: that ends the run.
+  const send = () => run('logger', ['--server', '127.0.0.1', '--port', String(r.ports.get('udp')), '--udp', '--rfc3164', '-t', 'iked', UP]);
+  await send();
+  await waitUntil(async () => {
+    if (r.child.exitCode !== null) return true;
+    await send();
+    return false;
+  }, 20_000, 'the process to exit');
+  t.is((await r.exit).code, 0, r.stderr());
+  t.regex(r.stderr(), /"signal":"stdout-closed"/);
+});
+
 test('run without --dry-run exits 2 and points to --dry-run / --jims-url', async (t) => {
   const r = await runCli(['run', '--listen', 'udp://127.0.0.1:0', '--allow-any-sender']);
   t.is(r.code, 2);
