@@ -3,6 +3,10 @@ import { isBridgeError } from './errors.js';
 import { registerConfigCommand } from './commands/config.js';
 import { registerReplayCommand } from './commands/replay.js';
 import { registerPatternsCommand } from './commands/patterns.js';
+import { registerSessionsCommand } from './commands/sessions.js';
+import { registerDlqCommand } from './commands/dlq.js';
+import { registerJimsSimCommand } from './commands/jims-sim.js';
+import { registerDemoCommand } from './commands/demo.js';
 import { registerRunCommand } from './commands/run.js';
 
 /**
@@ -19,6 +23,10 @@ export function buildProgram(): Command {
   registerConfigCommand(program);
   registerReplayCommand(program);
   registerPatternsCommand(program);
+  registerSessionsCommand(program);
+  registerDlqCommand(program);
+  registerJimsSimCommand(program);
+  registerDemoCommand(program);
   registerRunCommand(program);
   return program;
 }

@@ -32,7 +32,7 @@ Examples:
 
   withPatternOptions(patterns.command('test'))
     .description('Run every inline example (exit 1 on any failure); with capture files, also print coverage per rule.')
-    .argument('[captures...]', 'capture files (plain, .gz or - for standard input) to measure coverage on')
+    .argument('[captures...]', 'capture files (plain text, .gz, pcap/pcapng of syslog over UDP, or - for standard input) to measure coverage on')
     .option('--near-misses <n>', 'how many near misses to print verbatim', parseCount, 10)
     .addHelpText('after', `
 Loads the shipped patterns (unless --no-shipped or patterns.shipped: false), then each --patterns

@@ -1,0 +1,320 @@
+import test from 'ava';
+import { join } from 'node:path';
+import { Registry } from 'prom-client';
+import { validateConfig } from '../../src/config.js';
+import type { PtimCandidate, PtimEvent } from '../../src/events/ptim-event.js';
+import { SessionTable } from '../../src/events/sessions.js';
+import { openStateDb, type StateDb } from '../../src/state-db.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const T0 = Date.parse('2026-03-14T08:00:00.000Z');
+const M = 60_000;
+const H = 60 * M;
+const config = validateConfig({ sessions: { rekeyGraceSeconds: 300 }, vpns: { short: { rekeyIntervalSeconds: 600 }, off: { rekeyIntervalSeconds: 0 } } });
+
+function cand(line: 'up' | 'down', at: number, over: Partial<PtimCandidate> = {}): PtimCandidate {
+  return {
+    line,
+    user: 'alice',
+    domain: 'corp.example',
+    ip: '10.20.0.5',
+    time: new Date(at).toISOString(),
+    device: 'srx-hq',
+    sender: '192.0.2.10',
+    vpn: 'ra-vpn',
+    tunnelId: '1',
+    flags: [],
+    pattern: `junos-iked/vpn-${line}`,
+    ...over,
+  };
+}
+
+function open(t: Parameters<typeof tempDir>[0], clock: 'wall' | 'capture', path?: string): { db: StateDb; table: SessionTable; path: string } {
+  const file = path ?? join(tempDir(t), 'state.db');
+  const db = openStateDb(file);
+  t.teardown(() => db.open && db.close());
+  return { db, table: new SessionTable({ db, config, clock }), path: file };
+}
+
+const brief = (events: PtimEvent[]) => events.map((e) => `${e.state} ${e.device} ${e.ip} ${e.user} ${e.time} [${e.flags.join(',')}]`);
+
+test('wall clock: connect, rekey, watch on expire(now), list', (t) => {
+  const { db, table } = open(t, 'wall');
+  const run = (c: PtimCandidate, at: number) => db.transaction(() => table.apply(c, at))();
+  t.deepEqual(brief(run(cand('up', T0), T0)), [`connect srx-hq 10.20.0.5 alice ${new Date(T0).toISOString()} []`]);
+  t.deepEqual(run(cand('up', T0 + H), T0 + H).map((e) => e.state), ['rekey']);
+  t.deepEqual(table.expire(T0 + 2 * H + 5 * M), [], 'deadline not passed yet');
+  t.deepEqual(table.expire(T0 + 2 * H + 5 * M + 1), [], 'first miss: flag only');
+  const row = table.list()[0]!;
+  t.deepEqual(row.flags, ['rekey-missing']);
+  t.is(row.missedRekeys, 1);
+  t.is(row.lastRekey, new Date(T0 + H).toISOString());
+  t.is(row.nextDeadline, new Date(T0 + 3 * H + 5 * M).toISOString());
+  const ended = table.expire(T0 + 10 * H);
+  t.deepEqual(brief(ended), [`disconnect srx-hq 10.20.0.5 alice ${new Date(T0 + 3 * H + 5 * M).toISOString()} [rekey-missing,expired]`]);
+  t.deepEqual(table.list(), []);
+});
+
+test('wall clock: the line time goes into events, the receipt time into deadlines', (t) => {
+  const { table } = open(t, 'wall');
+  // The firewall's clock is a day behind the bridge's.
+  table.apply(cand('up', T0 - 24 * H), T0);
+  t.is(table.list()[0]!.nextDeadline, new Date(T0 + H + 5 * M).toISOString());
+  t.deepEqual(table.expire(T0 + H), []);
+});
+
+test('wall clock: an UP after its deadline, before the timer ran, is a late rekey', (t) => {
+  const { table } = open(t, 'wall');
+  table.apply(cand('up', T0), T0);
+  const events = table.apply(cand('up', T0 + H + 6 * M), T0 + H + 6 * M);
+  t.deepEqual(events.map((e) => e.flags), [['rekey-inferred', 'rekey-late']]);
+  t.is(table.list()[0]!.missedRekeys, 0);
+});
+
+test('capture clock: each device keeps its own clock; its lines run its watch first', (t) => {
+  const { table } = open(t, 'capture');
+  table.apply(cand('up', T0), 0);
+  table.apply(cand('up', T0, { device: 'srx-branch', ip: '10.30.0.9', user: 'carol' }), 0);
+  // srx-branch runs far ahead; srx-hq's session must not be judged on srx-branch's clock.
+  t.deepEqual(table.apply(cand('up', T0 + 5 * H, { device: 'srx-branch', ip: '10.30.0.10', user: 'dave' }), 0).map((e) => `${e.state} ${e.user}`), [
+    'disconnect carol',
+    'connect dave',
+  ]);
+  t.is(table.list().filter((r) => r.device === 'srx-hq').length, 1);
+  // Now srx-hq's clock moves: its watch ends alice (timed at her deadline) before the new line.
+  const events = table.apply(cand('up', T0 + 3 * H, { ip: '10.20.0.6', user: 'erin' }), 0);
+  t.deepEqual(brief(events), [
+    `disconnect srx-hq 10.20.0.5 alice ${new Date(T0 + 2 * H + 5 * M).toISOString()} [rekey-missing,expired]`,
+    `connect srx-hq 10.20.0.6 erin ${new Date(T0 + 3 * H).toISOString()} []`,
+  ]);
+  t.deepEqual(Object.fromEntries(table.clocks()), { 'srx-hq': T0 + 3 * H, 'srx-branch': T0 + 5 * H });
+});
+
+test('capture clock: a line older than its device clock is applied without turning the clock back', (t) => {
+  const { table } = open(t, 'capture');
+  table.apply(cand('up', T0), 0);
+  table.apply(cand('up', T0 + 30 * M, { ip: '10.20.0.6', user: 'bob' }), 0);
+  // Alice's rekey arrives late in the file, stamped before bob's connect.
+  const events = table.apply(cand('up', T0 + 20 * M), 0);
+  t.deepEqual(events.map((e) => [e.state, e.time]), [['rekey', new Date(T0 + 20 * M).toISOString()]]);
+  t.is(table.clocks().get('srx-hq'), T0 + 30 * M);
+  // The deadline counts from the device clock, not from the older line time.
+  t.is(table.list().find((r) => r.user === 'alice')!.nextDeadline, new Date(T0 + 30 * M + H + 5 * M).toISOString());
+});
+
+test('capture clock: expire(Infinity) ends every watched session; sessions without a watch stay', (t) => {
+  const { table } = open(t, 'capture');
+  table.apply(cand('up', T0), 0);
+  table.apply(cand('up', T0, { ip: '10.20.0.7', user: 'nowatch', vpn: 'off' }), 0);
+  table.apply(cand('up', T0, { device: 'srx-branch', ip: '10.30.0.9', user: 'carol', vpn: 'short' }), 0);
+  t.deepEqual(table.expire(-Infinity), [], 'nothing due at the device clocks');
+  const events = table.expire(Infinity);
+  t.deepEqual(brief(events), [
+    `disconnect srx-branch 10.30.0.9 carol ${new Date(T0 + 20 * M + 5 * M).toISOString()} [rekey-missing,expired]`,
+    `disconnect srx-hq 10.20.0.5 alice ${new Date(T0 + 2 * H + 5 * M).toISOString()} [rekey-missing,expired]`,
+  ]);
+  t.deepEqual(table.list().map((r) => r.user), ['nowatch']);
+});
+
+/** A day's worth of lines over two devices, with every kind of transition. */
+function script(): PtimCandidate[] {
+  const lines: PtimCandidate[] = [];
+  for (let h = 0; h < 8; h++) {
+    lines.push(cand('up', T0 + h * H + 1000)); // alice rekeys hourly
+    if (h < 2) lines.push(cand('up', T0 + h * H + 2000, { ip: '10.20.0.8', user: 'stopper' })); // rekeys stop
+    lines.push(cand('up', T0 + h * H + 3000, { device: 'srx-branch', ip: '10.30.0.1', user: 'carol', vpn: 'short' }));
+  }
+  lines.push(cand('up', T0 + 3 * H, { ip: '10.20.0.9', user: 'bob' }));
+  lines.push(cand('up', T0 + 4 * H, { ip: '10.20.0.9', user: 'bob', tunnelId: '2' }));
+  lines.push(cand('up', T0 + 5 * H, { ip: '10.20.0.9', user: 'dave', tunnelId: '3' }));
+  lines.push(cand('down', T0 + 5 * H + 1, { ip: '10.20.0.9', user: 'bob', tunnelId: '2' }));
+  lines.push(cand('down', T0 + 6 * H, { ip: '10.20.0.99', user: 'ghost' }));
+  lines.push(cand('down', T0 + 7 * H, { ip: '10.20.0.9', user: 'dave', tunnelId: '3' }));
+  return lines.sort((a, b) => a.time.localeCompare(b.time));
+}
+
+function replay(table: SessionTable, db: StateDb, lines: PtimCandidate[]): PtimEvent[] {
+  return db.transaction(() => lines.flatMap((c) => table.apply(c, 0)))();
+}
+
+test('restart: closing and reopening the state file in the middle gives the same events and table', (t) => {
+  const lines = script();
+  const whole = open(t, 'capture');
+  const expected = replay(whole.table, whole.db, lines);
+  t.true(expected.length > 20);
+  t.true(expected.some((e) => e.flags.includes('expired')));
+  t.true(expected.some((e) => e.flags.includes('superseded')));
+  t.true(expected.some((e) => e.flags.includes('orphan-disconnect')));
+
+  for (const cut of [1, 7, Math.floor(lines.length / 2), lines.length - 1]) {
+    const first = open(t, 'capture');
+    const a = replay(first.table, first.db, lines.slice(0, cut));
+    first.db.close();
+    const second = open(t, 'capture', first.path);
+    const b = replay(second.table, second.db, lines.slice(cut));
+    t.deepEqual([...a, ...b], expected, `cut at ${cut}`);
+    t.deepEqual(second.table.list(), whole.table.list(), `table after cut at ${cut}`);
+    t.deepEqual(Object.fromEntries(second.table.clocks()), Object.fromEntries(whole.table.clocks()));
+  }
+});
+
+test('a rolled-back transaction leaves the table as it was', (t) => {
+  const { db, table } = open(t, 'capture');
+  table.apply(cand('up', T0), 0);
+  const before = table.list();
+  t.throws(() => db.transaction(() => {
+    table.apply(cand('down', T0 + M), 0);
+    throw new Error('outbox full');
+  })());
+  t.deepEqual(table.list(), before);
+});
+
+test('metrics: transitions, ignored DOWNs, rekey-missing, expired, live gauge', async (t) => {
+  const registry = new Registry();
+  const db = openStateDb(join(tempDir(t), 's.db'));
+  t.teardown(() => db.close());
+  const table = new SessionTable({ db, config, clock: 'capture', registry });
+  replay(table, db, script());
+  table.expire(Infinity);
+  const text = await registry.metrics();
+  t.regex(text, /ptim_bridge_session_transitions_total\{transition="connect"\} \d+/);
+  t.regex(text, /ptim_bridge_session_transitions_total\{transition="supersede"\} 1/);
+  t.regex(text, /ptim_bridge_session_transitions_total\{transition="reconnect"\} 1/);
+  t.regex(text, /ptim_bridge_session_transitions_total\{transition="orphan-disconnect"\} 1/);
+  t.regex(text, /ptim_bridge_session_lines_ignored_total\{reason="late-down-ignored"\} 1/);
+  t.regex(text, /ptim_bridge_session_rekey_missing_total [1-9]/);
+  t.regex(text, /ptim_bridge_session_expired_total [1-9]/);
+  t.regex(text, /ptim_bridge_sessions_live 0/);
+});
+
+test('transaction(): a throw rolls back and the table continues as if the batch never ran', (t) => {
+  const lines = script();
+  const whole = open(t, 'capture');
+  const expected = whole.table.transaction(() => lines.flatMap((c) => whole.table.apply(c, 0)));
+
+  const { table } = open(t, 'capture');
+  const cut = Math.floor(lines.length / 2);
+  const a = table.transaction(() => lines.slice(0, cut).flatMap((c) => table.apply(c, 0)));
+  const error = t.throws(() => table.transaction(() => {
+    for (const c of lines.slice(cut)) table.apply(c, 0);
+    throw new Error('outbox full');
+  }));
+  t.is(error?.message, 'outbox full');
+  const b = table.transaction(() => lines.slice(cut).flatMap((c) => table.apply(c, 0)));
+  t.deepEqual([...a, ...b], expected);
+  t.deepEqual(table.list(), whole.table.list());
+});
+
+test("a rollback of the caller's own db.transaction is noticed by the next call", (t) => {
+  const lines = script();
+  const whole = open(t, 'capture');
+  const expected = lines.flatMap((c) => whole.table.apply(c, 0));
+
+  const { db, table } = open(t, 'capture');
+  const cut = 10;
+  const a = db.transaction(() => lines.slice(0, cut).flatMap((c) => table.apply(c, 0)))();
+  t.throws(() => db.transaction(() => {
+    for (const c of lines.slice(cut)) table.apply(c, 0);
+    throw new Error('disk full');
+  })());
+  const b = db.transaction(() => lines.slice(cut).flatMap((c) => table.apply(c, 0)))();
+  t.deepEqual([...a, ...b], expected);
+});
+
+test('restart after compaction at any point gives the same events, table and clocks', (t) => {
+  const lines = script();
+  const whole = open(t, 'capture');
+  const expected = lines.flatMap((c) => whole.table.apply(c, 0));
+  for (const cut of [3, 11, 20, lines.length - 2]) {
+    const first = open(t, 'capture');
+    const a = first.table.transaction(() => lines.slice(0, cut).flatMap((c) => first.table.apply(c, 0)));
+    first.table.compact();
+    const a2 = first.table.transaction(() => lines.slice(cut, cut + 2).flatMap((c) => first.table.apply(c, 0)));
+    first.db.close();
+    const second = open(t, 'capture', first.path);
+    const b = second.table.transaction(() => lines.slice(cut + 2).flatMap((c) => second.table.apply(c, 0)));
+    t.deepEqual([...a, ...a2, ...b], expected, `compacted at ${cut}`);
+    t.deepEqual(second.table.list(), whole.table.list());
+    t.deepEqual(Object.fromEntries(second.table.clocks()), Object.fromEntries(whole.table.clocks()));
+    second.table.compact();
+    const parts = second.db.prepare('SELECT sessions FROM session_snapshot').pluck().all() as string[];
+    t.is(parts.flatMap((p) => JSON.parse(p) as unknown[]).length, whole.table.list().length, 'the snapshot holds the live sessions after compaction');
+    t.is((second.db.prepare('SELECT count(*) AS n FROM session_journal').get() as { n: number }).n, 0);
+  }
+});
+
+test('thousands of sessions reload exactly, from the journal and from the snapshot', (t) => {
+  const { db, table, path } = open(t, 'wall');
+  table.transaction(() => {
+    for (let i = 0; i < 20_000; i++) {
+      table.apply(cand('up', T0 + i, { ip: `10.${i >> 16}.${(i >> 8) & 255}.${i & 255}`, user: `u${i}`, flags: i % 3 === 0 ? ['domain-missing'] : [], vpn: i % 5 === 0 ? 'off' : 'ra-vpn' }), T0 + i);
+    }
+    for (let i = 0; i < 20_000; i += 7) table.apply(cand('down', T0 + 50_000 + i, { ip: `10.${i >> 16}.${(i >> 8) & 255}.${i & 255}`, user: `u${i}` }), T0 + 50_000 + i);
+  });
+  const before = table.list();
+  t.is((db.prepare('SELECT count(*) AS n FROM session_journal').get() as { n: number }).n, 1, 'one journal row per transaction');
+  db.close();
+  const fromJournal = open(t, 'wall', path);
+  t.deepEqual(fromJournal.table.list(), before);
+  fromJournal.table.compact();
+  t.is((fromJournal.db.prepare('SELECT count(*) AS n FROM session_snapshot').get() as { n: number }).n, 2, 'snapshot parts of 10,000');
+  fromJournal.db.close();
+  const fromSnapshot = open(t, 'wall', path);
+  t.deepEqual(fromSnapshot.table.list(), before);
+});
+
+test('begin/commit/rollback: the same fast path for callers between asynchronous steps', (t) => {
+  const lines = script();
+  const whole = open(t, 'capture');
+  const expected = lines.flatMap((c) => whole.table.apply(c, 0));
+
+  const { db, table, path } = open(t, 'capture');
+  const cut = 12;
+  table.begin();
+  const a = lines.slice(0, cut).flatMap((c) => table.apply(c, 0));
+  table.commit();
+  table.begin();
+  for (const c of lines.slice(cut)) table.apply(c, 0);
+  table.rollback();
+  t.false(db.inTransaction);
+  table.begin();
+  t.throws(() => table.begin(), { message: /already open/ });
+  const b = lines.slice(cut).flatMap((c) => table.apply(c, 0));
+  table.commit();
+  t.deepEqual([...a, ...b], expected);
+  db.close();
+  const again = open(t, 'capture', path);
+  t.deepEqual(again.table.list(), whole.table.list());
+});
+
+test('the journal folds itself into the snapshot once it is long', (t) => {
+  const { db, table, path } = open(t, 'wall');
+  const ip = (i: number) => `10.0.${i >> 8}.${i & 255}`;
+  table.transaction(() => {
+    for (let i = 0; i < 1000; i++) table.apply(cand('up', T0, { ip: ip(i), user: `u${i}` }), T0);
+  });
+  // 66 rekeys each: the journal passes the 65,536-change floor in round 65, whose flush folds it.
+  for (let round = 1; round <= 66; round++) {
+    table.transaction(() => {
+      for (let i = 0; i < 1000; i++) table.apply(cand('up', T0 + round * M, { ip: ip(i), user: `u${i}` }), T0 + round * M);
+    });
+  }
+  t.is((db.prepare('SELECT count(*) AS n FROM session_snapshot').get() as { n: number }).n, 1);
+  t.is((db.prepare('SELECT count(*) AS n FROM session_journal').get() as { n: number }).n, 1, 'only round 66 is left in the journal');
+  const before = table.list();
+  t.is(before[0]!.lastRekey, new Date(T0 + 66 * M).toISOString());
+  db.close();
+  t.deepEqual(open(t, 'wall', path).table.list(), before);
+});
+
+test('a damaged stored table is ERR_STATE_UNREADABLE, naming the file', (t) => {
+  const { db, table, path } = open(t, 'wall');
+  table.apply(cand('up', T0), T0);
+  db.prepare("UPDATE session_journal SET entries = '[[1, null, \"srx' ").run();
+  db.close();
+  const again = openStateDb(path);
+  t.teardown(() => again.close());
+  const error = t.throws(() => new SessionTable({ db: again, config, clock: 'wall' }));
+  t.is((error as { code?: string }).code, 'ERR_STATE_UNREADABLE');
+  t.true(error!.message.includes(path));
+});
