@@ -7,6 +7,7 @@ import { registerSessionsCommand } from './commands/sessions.js';
 import { registerDlqCommand } from './commands/dlq.js';
 import { registerJimsSimCommand } from './commands/jims-sim.js';
 import { registerDemoCommand } from './commands/demo.js';
+import { registerRunCommand } from './commands/run.js';
 
 /**
  * The `ptim-bridge` program. Each subcommand lives in src/commands/<name>.ts and registers itself
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerDlqCommand(program);
   registerJimsSimCommand(program);
   registerDemoCommand(program);
+  registerRunCommand(program);
   return program;
 }
 

@@ -1,0 +1,100 @@
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
+import { BridgeError } from '../errors.js';
+import { normalizeAddress } from './allow-list.js';
+import type { BoundListener } from './bound-listener.js';
+import type { IngestContext } from './ingest-context.js';
+import { formatListenUrl, type ListenUrl } from './listen-url.js';
+
+/** Ask for a large kernel buffer: bursts of flow logs must not overflow it (the kernel caps it at net.core.rmem_max). */
+const RECV_BUFFER_BYTES = 8 * 1024 * 1024;
+const LF = 0x0a;
+
+/**
+ * Listens for syslog over UDP: one message per datagram, or several split on LF. Datagrams from
+ * senders outside the allow-list are dropped and counted, as are messages over the size limit.
+ * @throws BridgeError ERR_LISTEN_FAILED when the address cannot be bound.
+ */
+export async function startUdpListener(url: ListenUrl, ctx: IngestContext): Promise<BoundListener> {
+  const family = isIP(url.host) || (await lookup(url.host).then((r) => r.family, () => 4));
+  const socket = createSocket({ type: family === 6 ? 'udp6' : 'udp4', recvBufferSize: RECV_BUFFER_BYTES });
+  const accepted = ctx.accepted('udp');
+  const max = ctx.limits.maxMessageBytes;
+
+  socket.on('message', (data: Buffer, rinfo: RemoteInfo) => {
+    const sender = normalizeAddress(rinfo.address);
+    if (!ctx.allow.allows(sender)) {
+      ctx.drop('udp', 'sender-denied', { sender });
+      return;
+    }
+    const receivedAt = Date.now();
+    let start = 0;
+    let count = 0;
+    while (start < data.length) {
+      let end = data.indexOf(LF, start);
+      if (end === -1) end = data.length;
+      let stop = end;
+      // CRLF and NUL-terminated senders.
+      while (stop > start && (data[stop - 1] === 0x0d || data[stop - 1] === 0x00)) stop--;
+      if (stop > start) {
+        if (stop - start > max) {
+          ctx.drop('udp', 'too-long', { sender, bytes: stop - start });
+        } else {
+          count++;
+          ctx.onMessage({ data: data.subarray(start, stop), sender, receivedAt, transport: 'udp' });
+        }
+      }
+      start = end + 1;
+    }
+    if (count > 0) accepted.inc(count);
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    const onError = (error: NodeJS.ErrnoException) => {
+      socket.close();
+      reject(listenFailed(url, error));
+    };
+    socket.once('error', onError);
+    socket.bind(url.port, url.host, () => {
+      socket.off('error', onError);
+      resolve();
+    });
+  });
+  socket.on('error', (error) => ctx.drop('udp', 'socket-error', { error: error.message }));
+
+  const { address, port } = socket.address();
+  const bound = formatListenUrl('udp', address, port);
+  ctx.log.info({ url: bound, transport: 'udp', address, port, recvBufferBytes: safeRecvBufferSize(socket) }, `listening on ${bound}`);
+
+  let closed: Promise<void> | undefined;
+  return {
+    url: bound,
+    address,
+    port,
+    close() {
+      closed ??= new Promise<void>((resolve) => socket.close(() => resolve()));
+      return closed;
+    },
+  };
+}
+
+function safeRecvBufferSize(socket: Socket): number | undefined {
+  try {
+    return socket.getRecvBufferSize();
+  } catch {
+    return undefined;
+  }
+}
+
+/** ERR_LISTEN_FAILED with the usual causes spelled out. */
+export function listenFailed(url: ListenUrl, error: NodeJS.ErrnoException): BridgeError {
+  const hint = error.code === 'EADDRINUSE'
+    ? 'Another process uses this port: stop it or choose another port.'
+    : error.code === 'EACCES'
+      ? 'Ports below 1024 need privileges: use a port >= 1024 (e.g. 5514) or grant CAP_NET_BIND_SERVICE.'
+      : error.code === 'EADDRNOTAVAIL' || error.code === 'ENOTFOUND'
+        ? 'This host has no such address: use 0.0.0.0, [::] or one of its own addresses.'
+        : 'Check the address and port.';
+  return new BridgeError('ERR_LISTEN_FAILED', `Cannot listen on ${url.url}: ${error.code ?? error.message}. ${hint}`, { cause: error });
+}
