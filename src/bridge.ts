@@ -1,5 +1,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import type { Writable } from 'node:stream';
 import { join } from 'node:path';
 import type { Registry } from 'prom-client';
 import type { Config } from './config.js';
@@ -12,8 +13,8 @@ import { Intake, type EventSink } from './intake.js';
 import type { Logger } from './log.js';
 import { startMetricsServer, type MetricsServer } from './ops/metrics-server.js';
 import { loadPatterns } from './patterns/load.js';
+import { PrintingSink } from './printing-sink.js';
 import { LinePipeline } from './pipeline.js';
-import type { NdjsonWriter } from './replay/ndjson-writer.js';
 import { replayCaptures, type EventOutput, type ReplayProgress, type ReplaySummary } from './replay/replay-captures.js';
 import { openStateDb, type StateDb } from './state-db.js';
 import { lockState, type StateLock } from './state-lock.js';
@@ -35,8 +36,8 @@ export interface LiveBridgeOptions extends BridgeDeps {
   listen: readonly string[];
   allowSenders?: readonly string[];
   allowAnySender?: boolean;
-  /** Print events here instead of delivering them; the state is then temporary unless `state` is given. */
-  dryRun?: NdjsonWriter;
+  /** Print events here (stdout) instead of delivering them; the state is then temporary unless `state` is given. */
+  dryRun?: Writable;
   /** State file (sessions + outbox); default `sessions.state` from the config. */
   state?: string;
 }
@@ -67,10 +68,15 @@ export async function startBridge(options: LiveBridgeOptions): Promise<LiveBridg
     let listeners: Awaited<ReturnType<typeof startListeners>> | undefined;
     let sink: EventSink;
     if (options.dryRun) {
-      sink = printingSink(options.dryRun, {
-        pause: () => listeners?.pause(),
-        resume: () => listeners?.resume(),
+      const printer = new PrintingSink({
+        out: options.dryRun,
+        log,
+        registry,
+        // A slow reader of stdout slows TCP senders instead of growing this process.
+        onCongestion: (congested) => (congested ? listeners?.pause() : listeners?.resume()),
       });
+      closers.push(() => printer.flushed());
+      sink = printer;
     } else {
       const delivery = await startDelivery(state.db, config.jims, { log, registry });
       closers.push(() => delivery.close());
@@ -228,45 +234,5 @@ function outboxOutput(db: StateDb, delivery: Delivery): EventOutput {
       delivery.committed();
     },
     closed: false,
-  };
-}
-
-/**
- * Dry-run output of the live relay: committed events as NDJSON. While stdout does not keep up,
- * TCP and TLS reads pause (senders slow down through TCP flow control) instead of memory growing.
- */
-function printingSink(out: NdjsonWriter, flow: { pause(): void; resume(): void }): EventSink {
-  let queued: PtimEvent[] = [];
-  let writing = false;
-  let again = false;
-  const drain = async () => {
-    writing = true;
-    try {
-      do {
-        again = false;
-        await out.flush(true);
-      } while (again);
-    } finally {
-      writing = false;
-      flow.resume();
-    }
-  };
-  return {
-    queue(events) {
-      queued.push(...events);
-    },
-    discard() {
-      queued = [];
-    },
-    committed() {
-      for (const event of queued) out.write(event);
-      queued = [];
-      if (writing) {
-        again = true;
-        flow.pause();
-        return;
-      }
-      void drain();
-    },
   };
 }

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import type { Registry } from 'prom-client';
 import { parse as parseYaml } from 'yaml';
+import { runReplay } from '../bridge.js';
 import { validateConfig, type Config } from '../config.js';
 import { createJimsClient } from '../delivery/jims-client.js';
 import { Forwarder } from '../delivery/forwarder.js';
@@ -22,19 +23,9 @@ import { openStateDb } from '../state-db.js';
 const DEMO_DIR = fileURLToPath(new URL('../../fixtures/demo/', import.meta.url));
 export const DEMO_CAPTURE = join(DEMO_DIR, 'srx-vpn.log');
 export const DEMO_CONFIG = join(DEMO_DIR, 'ptim-bridge.yaml');
-/** What the bridge makes of DEMO_CAPTURE; used only when this build has no src/bridge.ts yet. */
-export const DEMO_EVENTS = join(DEMO_DIR, 'events.ndjson');
 /** Receipt time for the capture's year-less RFC 3164 stamps, so every run shows the same table. */
 export const DEMO_NOW = Date.parse('2026-03-15T00:00:00.000Z');
 const DEMO_CLIENT_ID = 'ptim-bridge-demo';
-
-/**
- * What the demo calls in the composition root (src/bridge.ts, written by the lead). The demo
- * looks it up at run time so that it works, on the delivery half alone, before that file exists.
- */
-export interface DemoBridgeModule {
-  runReplay(options: { config: Config; files: readonly string[]; log: Logger; registry: Registry; now?: number }): Promise<unknown>;
-}
 
 interface DemoFlags {
   capture?: string;
@@ -85,8 +76,6 @@ export interface DemoOptions {
   keepRunning?: boolean;
   /** Progress lines (stderr in the CLI). */
   say: (line: string) => void;
-  /** Finds the composition root; the default imports src/bridge.ts when present (tests pass their own). */
-  loadBridge?: () => Promise<DemoBridgeModule | undefined>;
   /** The result (stdout in the CLI). */
   show: (rows: IdentityRow[], summary: { received: number; unique: number; duplicates: number }) => void;
 }
@@ -97,7 +86,7 @@ export interface DemoOptions {
  * @throws BridgeError ERR_USAGE (a --capture without the replay pipeline in this build),
  *   ERR_CONFIG_INVALID (bad --config), ERR_JIMS_UNAVAILABLE (delivery did not finish in time).
  */
-export async function runDemo(options: DemoOptions): Promise<{ mode: 'bridge' | 'delivery-only'; rows: IdentityRow[] }> {
+export async function runDemo(options: DemoOptions): Promise<{ rows: IdentityRow[] }> {
   const dir = mkdtempSync(join(tmpdir(), 'ptim-demo-'));
   const log = createLogger({ destination: 'stderr', level: 'warn' });
   const registry = createRegistry();
@@ -112,22 +101,9 @@ export async function runDemo(options: DemoOptions): Promise<{ mode: 'bridge' | 
     options.say(`JIMS simulator on ${sim.url} (certificate SHA-256 ${sim.fingerprint})`);
 
     const config = demoConfig(options.configFile, { url: sim.url, clientId: DEMO_CLIENT_ID, clientSecret: `file:${secretFile}`, ca: caFile }, join(dir, 'state.db'));
-    const bridge = await (options.loadBridge ?? loadBridge)();
-    let mode: 'bridge' | 'delivery-only';
-    if (bridge) {
-      const capture = options.capture ?? DEMO_CAPTURE;
-      options.say(`replaying ${shortPath(capture)} through the bridge (patterns -> sessions -> outbox -> JIMS)`);
-      await withTimeout(bridge.runReplay({ config, files: [capture], log, registry, now: options.capture ? undefined : DEMO_NOW }), options.timeoutMs);
-      mode = 'bridge';
-    } else {
-      if (options.capture) {
-        throw new BridgeError('ERR_USAGE', 'This build has no replay pipeline yet (src/bridge.ts), so --capture cannot be replayed. Run `ptim-bridge demo` without --capture, or `ptim-bridge replay --dry-run` to see the events.');
-      }
-      options.say(`this build has no replay pipeline yet: delivering the events of ${shortPath(DEMO_CAPTURE)} (from ${shortPath(DEMO_EVENTS)}) through outbox -> forwarder -> JIMS`);
-      await deliverEvents(readEvents(DEMO_EVENTS), config, log, registry, options.timeoutMs);
-      mode = 'delivery-only';
-    }
-
+    const capture = options.capture ?? DEMO_CAPTURE;
+    options.say(`replaying ${shortPath(capture)} through the bridge (patterns -> sessions -> outbox -> JIMS)`);
+    await withTimeout(runReplay({ config, files: [capture], log, registry, now: options.capture ? undefined : DEMO_NOW }), options.timeoutMs);
     const rows = sim.identities();
     const { received, unique, duplicates } = sim.events();
     if (received === 0) options.say('JIMS received no events: check the warnings above, or the capture with `ptim-bridge replay --dry-run`.');
@@ -136,7 +112,7 @@ export async function runDemo(options: DemoOptions): Promise<{ mode: 'bridge' | 
       options.say(`simulator still up: curl --cacert ${caFile} ${sim.url}${SIM_SESSIONS_PATH}   (Ctrl-C stops it)`);
       await untilSignal();
     }
-    return { mode, rows };
+    return { rows };
   } finally {
     await sim?.close();
     rmSync(dir, { recursive: true, force: true });
@@ -157,48 +133,6 @@ function demoConfig(file: string | undefined, jims: { url: string; clientId: str
   const { url: _u, secondaryUrl: _s, clientId: _i, clientSecret: _c, ca: _a, insecureSkipVerify: _k, tokenPath: _t, eventsPath: _e, ...tuning } = given;
   const sessions = { ...((raw.sessions ?? {}) as Record<string, unknown>), state };
   return validateConfig({ ...raw, jims: { ...tuning, ...jims }, sessions });
-}
-
-/** src/bridge.ts when this build has it (and it exports runReplay), else undefined. */
-async function loadBridge(): Promise<DemoBridgeModule | undefined> {
-  // A computed specifier: this file must compile before the composition root exists.
-  const specifier = ['..', 'bridge.js'].join('/');
-  try {
-    const mod = (await import(specifier)) as Partial<DemoBridgeModule>;
-    return typeof mod.runReplay === 'function' ? (mod as DemoBridgeModule) : undefined;
-  } catch (error) {
-    const e = error as { code?: string; message?: string };
-    if (e.code === 'ERR_MODULE_NOT_FOUND' && /bridge/.test(e.message ?? '')) return undefined;
-    throw error;
-  }
-}
-
-/** The delivery half on its own: events -> outbox (SQLite) -> forwarder -> JIMS client. */
-async function deliverEvents(events: PtimEvent[], config: Config, log: Logger, registry: Registry, timeoutMs: number): Promise<void> {
-  const db = openStateDb(config.sessions.state);
-  const client = await createJimsClient(config.jims, { log, registry });
-  try {
-    await client.check();
-    const outbox = new Outbox(db, { registry });
-    db.transaction(() => outbox.add(events))();
-    const forwarder = new Forwarder({ outbox, client, jims: config.jims, log, registry });
-    forwarder.start();
-    try {
-      await withTimeout(forwarder.drained(), timeoutMs);
-    } finally {
-      await forwarder.stop();
-    }
-  } finally {
-    client.close();
-    db.close();
-  }
-}
-
-function readEvents(file: string): PtimEvent[] {
-  return readFileSync(file, 'utf8')
-    .split('\n')
-    .filter((line) => line.trim() !== '')
-    .map((line) => JSON.parse(line) as PtimEvent);
 }
 
 /** The identity table as aligned text columns, then a one-line summary. */

@@ -1,14 +1,12 @@
 import type { Command } from 'commander';
 import { loadConfig, type Config } from '../config.js';
 import { BridgeError } from '../errors.js';
-import { EventPrinter } from '../ingest/event-printer.js';
-import { startListeners, type ListenerSet } from '../ingest/listeners.js';
+import { startBridge } from '../bridge.js';
 import { createLogger } from '../log.js';
 import { createRegistry } from '../ops/metrics.js';
-import { loadPatterns } from '../patterns/load.js';
-import { LinePipeline } from '../pipeline.js';
+import { addDeliveryOptions, applyDeliveryFlags, type DeliveryFlags } from './delivery-flags.js';
 
-interface RunOptions {
+interface RunOptions extends DeliveryFlags {
   config?: string;
   listen?: string[];
   patterns?: string[];
@@ -21,9 +19,9 @@ interface RunOptions {
 }
 
 export function registerRunCommand(program: Command): void {
-  program
+  const command = program
     .command('run')
-    .description('Listen for syslog (UDP, TCP, TLS) and turn remote-access VPN up/down lines into PTIM events.')
+    .description('Listen for syslog (UDP, TCP, TLS), turn remote-access VPN up/down lines into PTIM events and deliver them to JIMS (or print them with --dry-run).')
     .option('-c, --config <file>', 'YAML config (listen, senders, tls, limits, patterns, vpns)')
     .option('-l, --listen <url>', 'udp://HOST:PORT, tcp://HOST:PORT or tls://HOST:PORT (repeatable; replaces `listen` in the config)', collect)
     .option('-p, --patterns <dir>', 'extra pattern folder (repeatable; overrides shipped rules by id)', collect)
@@ -32,56 +30,54 @@ export function registerRunCommand(program: Command): void {
     .option('--tls-cert <file>', 'server certificate (PEM) for tls:// listeners')
     .option('--tls-key <file>', 'server private key (PEM) for tls:// listeners')
     .option('--tls-client-ca <file>', 'require client certificates signed by this CA (mutual TLS)')
-    .option('--dry-run', 'print the PTIM events as NDJSON on stdout instead of delivering them')
+    .option('--dry-run', 'print the PTIM events as NDJSON on stdout instead of delivering them (state in a temporary file unless --state)');
+  addDeliveryOptions(command)
     .addHelpText('after', `
-Output: with --dry-run, one PTIM event per line on stdout (up -> connect, down -> disconnect); logs
-(JSON, one "listening on ..." line per listener with its bound port) on stderr. SIGINT or SIGTERM
-stops accepting, finishes what is in hand and exits 0.
+Delivering (the default): events are committed to the state file's outbox before a line counts as
+accepted, then pushed to JIMS in batches (OAuth2 client credentials; the secret comes from
+jims.clientSecret in the config, env:NAME or file:PATH, or the PTIM_JIMS_CLIENT_SECRET environment
+variable). JIMS' certificate is verified (--jims-ca for a private CA). Logs are JSON on stdout.
+
+Dry run: one PTIM event per line on stdout (connect, rekey, disconnect with flags, as delivered);
+logs on stderr. Either way one "listening" log line per listener names its bound port; SIGINT or
+SIGTERM stops accepting, commits what is in hand and exits 0 (undelivered events stay in the outbox).
 
 Examples:
+  $ export PTIM_JIMS_CLIENT_SECRET=...   # never on the command line: ps would show it
+  $ ptim-bridge run --listen udp://0.0.0.0:5514 --allow-sender 192.0.2.0/24 \\
+      --jims-url https://jims.example.com --jims-client-id srx-bridge --jims-ca jims-ca.pem --state /var/lib/ptim-bridge/state.db
+  $ ptim-bridge run --config /etc/ptim-bridge/ptim-bridge.yaml
   $ ptim-bridge run --dry-run --listen udp://0.0.0.0:5514 --allow-sender 192.0.2.0/24
   $ ptim-bridge run --dry-run --listen udp://[::]:5514 --listen tcp://[::]:5514 --allow-sender 192.0.2.10 --allow-sender 2001:db8::/64
   $ ptim-bridge run --dry-run --listen tls://0.0.0.0:6514 --tls-cert server.crt --tls-key server.key \\
       --tls-client-ca firewalls-ca.crt --allow-sender 192.0.2.0/24
   $ ptim-bridge run --dry-run --config ptim-bridge.yaml | jq -r 'select(.state=="connect") | "\\(.ip) \\(.user)"'`)
     .action(async (opts: RunOptions) => {
-      if (!opts.dryRun) {
-        throw new BridgeError('ERR_USAGE', 'Delivery to JIMS arrives with --jims-url, which this build does not support yet. Add --dry-run to print the events as NDJSON instead.');
-      }
-      const config = withTlsFlags(loadConfig(opts.config), opts);
-      const log = createLogger({ destination: 'stderr', level: config.log.level });
-      const registry = createRegistry();
-      const patterns = loadPatterns({ shipped: config.patterns.shipped, dirs: [...config.patterns.dirs, ...(opts.patterns ?? [])] });
-      let listeners: ListenerSet | undefined;
-      const printer = new EventPrinter({
-        pipeline: new LinePipeline({ patterns, vpns: config.vpns }),
-        out: process.stdout,
-        log: log.child({ module: 'run' }),
-        registry,
-        // A slow reader of stdout slows TCP senders instead of growing this process.
-        onCongestion: (congested) => (congested ? listeners?.pause() : listeners?.resume()),
-      });
-      listeners = await startListeners({
-        urls: opts.listen ?? [],
+      let config = withTlsFlags(loadConfig(opts.config), opts);
+      if (!opts.dryRun) config = applyDeliveryFlags(config, opts);
+      const log = createLogger({ destination: opts.dryRun ? 'stderr' : 'stdout', level: config.log.level });
+      const bridge = await startBridge({
         config,
+        log,
+        registry: createRegistry({ defaults: true }),
+        patternDirs: opts.patterns,
+        listen: opts.listen ?? [],
         allowSenders: opts.allowSender,
         allowAnySender: opts.allowAnySender === true,
-        onMessage: printer.onMessage,
-        log,
-        registry,
+        dryRun: opts.dryRun ? process.stdout : undefined,
+        state: opts.state,
       });
-      log.info({ listeners: listeners.bound.map((b) => b.url), rules: patterns.rules.length }, 'ready (dry run: events go to stdout)');
+      log.info({ listeners: bridge.bound.map((b) => b.url), metrics: bridge.metricsUrl }, opts.dryRun ? 'ready (dry run: events go to stdout)' : 'ready: delivering to JIMS');
 
       const signal = await new Promise<NodeJS.Signals | 'stdout-closed'>((resolve) => {
         process.once('SIGINT', () => resolve('SIGINT'));
         process.once('SIGTERM', () => resolve('SIGTERM'));
         // `run --dry-run | head`: when the reader goes away there is no one left to print for.
-        process.stdout.once('error', () => resolve('stdout-closed'));
+        if (opts.dryRun) process.stdout.once('error', () => resolve('stdout-closed'));
       });
       log.info({ signal }, 'stopping: no new connections, finishing what is in hand');
-      await listeners.close();
-      await printer.flushed();
-      log.info({ ...printer.counts }, 'stopped');
+      await bridge.close();
+      log.info('stopped');
       log.flush();
     });
 }

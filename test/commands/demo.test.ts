@@ -1,11 +1,6 @@
 import test from 'ava';
-import { Registry } from 'prom-client';
-import { readFileSync } from 'node:fs';
-import { DEMO_CAPTURE, DEMO_EVENTS, runDemo, type DemoBridgeModule } from '../../src/commands/demo.js';
-import { createJimsClient } from '../../src/delivery/jims-client.js';
-import type { PtimEvent } from '../../src/events/ptim-event.js';
+import { runDemo } from '../../src/commands/demo.js';
 import type { IdentityRow } from '../../src/jims-sim/identity-table.js';
-import { silentLogger } from '../../src/log.js';
 import { runCli } from '../helpers/cli.js';
 
 const expected = ['10.20.0.5 alice@corp.example', '10.20.0.6 dave@corp.example', '10.20.0.7 carol@CORP', '10.30.0.9 henry@branch.example'];
@@ -35,31 +30,26 @@ test('demo --json prints the table as JSON', async (t) => {
   t.deepEqual(show(JSON.parse(r.stdout) as IdentityRow[]), expected);
 });
 
-test('demo hands the bridge a config that reaches the simulator (verified TLS, secret by file)', async (t) => {
-  const seen: { files?: readonly string[]; now?: number | undefined } = {};
-  const fakeBridge: DemoBridgeModule = {
-    async runReplay({ config, files, now }) {
-      seen.files = files;
-      seen.now = now;
-      t.is(config.jims.insecureSkipVerify, false);
-      t.regex(config.jims.clientSecret ?? '', /^file:/);
-      t.is(config.vpns['ra-vpn']?.domain, 'corp.example', 'bundled config kept');
-      const client = await createJimsClient(config.jims, { log: silentLogger(), registry: new Registry() });
-      const events = readFileSync(DEMO_EVENTS, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as PtimEvent);
-      const outcome = await client.push(events);
-      client.close();
-      t.is(outcome.kind, 'delivered');
-    },
-  };
+test('demo runs the real bridge: the capture goes through patterns, sessions, outbox and verified TLS', async (t) => {
   let shown: IdentityRow[] = [];
-  const result = await runDemo({ timeoutMs: 30_000, say: () => {}, show: (rows) => (shown = rows), loadBridge: async () => fakeBridge });
-  t.is(result.mode, 'bridge');
-  t.deepEqual(seen.files, [DEMO_CAPTURE]);
-  t.is(typeof seen.now, 'number');
+  const said: string[] = [];
+  const result = await runDemo({ timeoutMs: 30_000, say: (line) => said.push(line), show: (rows) => (shown = rows) });
   t.deepEqual(show(shown), expected);
+  t.deepEqual(show(result.rows), expected);
+  t.true(said.some((line) => line.includes('patterns -> sessions -> outbox -> JIMS')));
 });
 
-test('demo --capture without the replay pipeline is a usage error', async (t) => {
-  const error = await t.throwsAsync(() => runDemo({ capture: DEMO_CAPTURE, timeoutMs: 5000, say: () => {}, show: () => {}, loadBridge: async () => undefined }));
-  t.is((error as { code?: string }).code, 'ERR_USAGE');
+test('demo --capture replays a capture of your own', async (t) => {
+  const r = await runCli(['demo', '--json', '--capture', 'fixtures/replay-kmd.log']);
+  t.is(r.code, 0, r.stderr);
+  const rows = JSON.parse(r.stdout) as IdentityRow[];
+  t.true(rows.length > 0);
+  t.true(rows.every((row) => row.ip !== '' && row.user !== ''));
+});
+
+test('demo --capture of a missing file is a clear error, not a stack trace', async (t) => {
+  const r = await runCli(['demo', '--capture', 'no-such-file.log']);
+  t.is(r.code, 1);
+  t.regex(r.stderr, /ERR_INPUT_UNREADABLE/);
+  t.notRegex(r.stderr, /\n\s+at /);
 });
