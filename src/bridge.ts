@@ -5,10 +5,11 @@ import { join } from 'node:path';
 import type { Registry } from 'prom-client';
 import type { Config } from './config.js';
 import { startDelivery, type Delivery } from './delivery/delivery.js';
+import { checkJimsSettings } from './delivery/jims-client.js';
 import type { PtimEvent } from './events/ptim-event.js';
 import { RekeyWatchTimer } from './events/rekey-watch-timer.js';
 import { SessionTable } from './events/sessions.js';
-import { startListeners } from './ingest/listeners.js';
+import { planListeners, startListeners } from './ingest/listeners.js';
 import { Intake, type EventSink } from './intake.js';
 import type { Logger } from './log.js';
 import { startMetricsServer, type MetricsServer } from './ops/metrics-server.js';
@@ -57,6 +58,9 @@ export interface LiveBridge {
  */
 export async function startBridge(options: LiveBridgeOptions): Promise<LiveBridge> {
   const { config, log, registry } = options;
+  // Everything that can be refused without I/O is refused before a state file or JIMS is touched.
+  planListeners({ ...options, urls: options.listen });
+  if (!options.dryRun) checkJimsSettings(config.jims);
   const pipeline = makePipeline(options);
   const state = openState(options.state ?? (options.dryRun ? undefined : config.sessions.state), options.dryRun ? 'run --dry-run' : 'run');
   const closers: Array<() => Promise<void> | void> = [() => state.close()];
@@ -140,6 +144,7 @@ export interface ReplayRunOptions extends BridgeDeps {
  */
 export async function runReplay(options: ReplayRunOptions): Promise<ReplaySummary> {
   const { config, log, registry } = options;
+  checkJimsSettings(config.jims);
   const pipeline = makePipeline(options);
   const state = openState(options.state ?? config.sessions.state, 'replay');
   const sessionState = openState(undefined, 'replay sessions');

@@ -49,13 +49,11 @@ class TokenFetchError extends Error {
 }
 
 /**
- * Builds the JIMS client from the `jims` config section: resolves the client secret now (so a
- * missing one stops the start, not the first push), reads the CA file, and warns once when
- * certificate verification is off. Makes no request.
- * @throws ConfigError (ERR_CONFIG_INVALID) when url / clientId / clientSecret is missing, a URL
- *   carries user:password@, or the CA file cannot be read; BridgeError ERR_SECRET_UNAVAILABLE when the secret reference cannot be resolved.
+ * The settings every JIMS client needs, checked without I/O, so a start can refuse them before it
+ * opens anything.
+ * @throws ConfigError (ERR_CONFIG_INVALID) naming the key and the flag that sets it.
  */
-export async function createJimsClient(jims: JimsSettings, deps: JimsClientDeps): Promise<HttpJimsClient> {
+export function checkJimsSettings(jims: JimsSettings): asserts jims is JimsSettings & { url: string; clientId: string; clientSecret: string } {
   if (!jims.url) throw new ConfigError('Expected `jims.url` an https:// URL, got nothing. Set it in the config or pass --jims-url.', { key: 'jims.url' });
   if (!jims.clientId) throw new ConfigError('Expected `jims.clientId` a non-empty string, got nothing. Set it in the config or pass --jims-client-id.', { key: 'jims.clientId' });
   if (!jims.clientSecret) {
@@ -67,6 +65,17 @@ export async function createJimsClient(jims: JimsSettings, deps: JimsClientDeps)
       throw new ConfigError(`Expected \`${key}\` a URL without user:password@, got one with credentials (hidden). Put the secret in jims.clientSecret (env:NAME or file:PATH).`, { key });
     }
   }
+}
+
+/**
+ * Builds the JIMS client from the `jims` config section: resolves the client secret now (so a
+ * missing one stops the start, not the first push), reads the CA file, and warns once when
+ * certificate verification is off. Makes no request.
+ * @throws ConfigError (ERR_CONFIG_INVALID) when url / clientId / clientSecret is missing, a URL
+ *   carries user:password@, or the CA file cannot be read; BridgeError ERR_SECRET_UNAVAILABLE when the secret reference cannot be resolved.
+ */
+export async function createJimsClient(jims: JimsSettings, deps: JimsClientDeps): Promise<HttpJimsClient> {
+  checkJimsSettings(jims);
   const secret = await resolveSecret(jims.clientSecret, 'jims.clientSecret');
   let ca: string | undefined;
   if (jims.ca !== undefined) {

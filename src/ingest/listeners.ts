@@ -42,13 +42,11 @@ export interface StartListenersOptions {
 }
 
 /**
- * Starts every listener, or none: when one fails to bind, those already started are closed.
- * Logs one line per listener when it is ready (`url`, `address`, `port` fields).
- * @throws BridgeError ERR_LISTEN_URL_INVALID (a bad URL), ERR_CONFIG_INVALID (no listener, tls://
- *   without certificate, empty allow-list without the opt-in, unreadable certificate files),
- *   ERR_LISTEN_FAILED (bind failed).
+ * Checks the listener settings without binding anything, so a composition root can refuse a bad
+ * configuration before it opens state files or contacts JIMS.
+ * @throws BridgeError ERR_LISTEN_URL_INVALID or ERR_CONFIG_INVALID, as `startListeners`.
  */
-export async function startListeners(options: StartListenersOptions): Promise<ListenerSet> {
+export function planListeners(options: Pick<StartListenersOptions, 'urls' | 'config' | 'allowSenders' | 'allowAnySender'>): { urls: ListenUrl[]; allowCidrs: string[]; allowAny: boolean } {
   const { config } = options;
   const raw = options.urls.length > 0 ? options.urls : config.listen;
   if (raw.length === 0) {
@@ -61,10 +59,24 @@ export async function startListeners(options: StartListenersOptions): Promise<Li
   }
   const allowCidrs = [...config.senders.allow, ...(options.allowSenders ?? [])];
   const allowAny = config.senders.allowAny || options.allowAnySender === true;
-  const log = options.log.child({ module: 'ingest' });
   if (allowCidrs.length === 0 && !allowAny) {
     throw new BridgeError('ERR_CONFIG_INVALID', 'The sender allow-list is empty, so every line would be dropped: list your firewalls with --allow-sender CIDR (config `senders.allow`), or accept any sender with --allow-any-sender (config `senders.allowAny: true`).', { key: 'senders.allow' });
   }
+  return { urls, allowCidrs, allowAny };
+}
+
+/**
+ * Starts every listener, or none: when one fails to bind, those already started are closed.
+ * Logs one line per listener when it is ready (`url`, `address`, `port` fields).
+ * @throws BridgeError ERR_LISTEN_URL_INVALID (a bad URL), ERR_CONFIG_INVALID (no listener, tls://
+ *   without certificate, empty allow-list without the opt-in, unreadable certificate files),
+ *   ERR_LISTEN_FAILED (bind failed).
+ */
+export async function startListeners(options: StartListenersOptions): Promise<ListenerSet> {
+  const { config } = options;
+  const { urls, allowCidrs, allowAny } = planListeners(options);
+  const tls = config.tls;
+  const log = options.log.child({ module: 'ingest' });
   const allow = createAllowList(allowCidrs, allowAny);
   if (allow.any) {
     log.warn({ key: 'senders.allowAny' }, 'accepting syslog from ANY sender: anyone who can reach these ports can inject identities; list your firewalls in senders.allow');

@@ -8,11 +8,10 @@ import { tempDir } from '../helpers/tmp.js';
 const NOW = '2026-03-15T00:00:00Z';
 const iked = join(repoRoot, 'fixtures', 'replay-iked.log');
 
-test('replay: without --dry-run is a usage error that says what to do', async (t) => {
-  const r = await runCli(['replay', iked]);
+test('replay: delivering without JIMS settings is a config error that names the flag', async (t) => {
+  const r = await runCli(['replay', iked], { env: { PTIM_JIMS_CLIENT_SECRET: undefined } });
   t.is(r.code, 2);
-  t.regex(r.stderr, /ERR_USAGE/);
-  t.regex(r.stderr, /--dry-run/);
+  t.regex(r.stderr, /ERR_CONFIG_INVALID.*--jims-url/s);
   t.is(r.stdout, '');
 });
 

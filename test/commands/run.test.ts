@@ -3,7 +3,7 @@ import { execFile, type ChildProcess } from 'node:child_process';
 import { connect } from 'node:net';
 import { promisify } from 'node:util';
 import { runCli, startCli } from '../helpers/cli.js';
-import { writeFileSync } from 'node:fs';
+import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { testCerts } from '../helpers/certs.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -138,10 +138,12 @@ test('run --dry-run stops cleanly when the reader of stdout goes away', async (t
   t.regex(r.stderr(), /"signal":"stdout-closed"/);
 });
 
-test('run without --dry-run exits 2 and points to --dry-run / --jims-url', async (t) => {
-  const r = await runCli(['run', '--listen', 'udp://127.0.0.1:0', '--allow-any-sender']);
+test('run without --dry-run and without JIMS settings exits 2 naming the flag, before creating a state file', async (t) => {
+  const dir = tempDir(t);
+  const r = await runCli(['run', '--listen', 'udp://127.0.0.1:0', '--allow-any-sender'], { cwd: dir, env: { PTIM_JIMS_CLIENT_SECRET: undefined } });
   t.is(r.code, 2);
-  t.regex(r.stderr, /ERR_USAGE.*--jims-url.*--dry-run/s);
+  t.regex(r.stderr, /ERR_CONFIG_INVALID.*jims\.url.*--jims-url/s);
+  t.deepEqual(readdirSync(dir), []);
 });
 
 test('run: configuration mistakes exit 2 with what to do', async (t) => {
@@ -163,5 +165,7 @@ test('run: configuration mistakes exit 2 with what to do', async (t) => {
 test('run --help has examples', async (t) => {
   const r = await runCli(['run', '--help']);
   t.is(r.code, 0);
-  t.regex(r.stdout, /Examples:\n\s+\$ ptim-bridge run --dry-run/);
+  t.regex(r.stdout, /Examples:\n/);
+  t.regex(r.stdout, /\$ ptim-bridge run --dry-run/);
+  t.regex(r.stdout, /PTIM_JIMS_CLIENT_SECRET/);
 });

@@ -3,6 +3,8 @@ import { fileURLToPath } from 'node:url';
 
 export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const entry = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
+// Resolved here, not by the child: a test may run the CLI from a temp directory with no node_modules.
+const tsxLoader = import.meta.resolve('tsx');
 
 export interface CliResult {
   code: number | null;
@@ -20,7 +22,7 @@ export interface CliOptions {
 
 /** Starts the real CLI (TypeScript sources through tsx) as a child process. */
 export function startCli(args: string[], options: CliOptions = {}): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', entry, ...args], {
+  return spawn(process.execPath, ['--import', tsxLoader, entry, ...args], {
     cwd: options.cwd ?? repoRoot,
     env: { ...process.env, NO_COLOR: '1', ...options.env },
     stdio: ['pipe', 'pipe', 'pipe'],
