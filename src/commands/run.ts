@@ -48,6 +48,14 @@ Examples:
       if (!opts.dryRun) {
         throw new BridgeError('ERR_USAGE', 'Delivery to JIMS arrives with --jims-url, which this build does not support yet. Add --dry-run to print the events as NDJSON instead.');
       }
+      // Listen for the stop request before the first listener is up: a SIGTERM right after the
+      // "listening" line must still mean a clean stop, not the default kill.
+      const stopRequested = new Promise<NodeJS.Signals | 'stdout-closed'>((resolve) => {
+        process.once('SIGINT', () => resolve('SIGINT'));
+        process.once('SIGTERM', () => resolve('SIGTERM'));
+        // `run --dry-run | head`: when the reader goes away there is no one left to print for.
+        process.stdout.once('error', () => resolve('stdout-closed'));
+      });
       const config = withTlsFlags(loadConfig(opts.config), opts);
       const log = createLogger({ destination: 'stderr', level: config.log.level });
       const registry = createRegistry();
@@ -72,12 +80,7 @@ Examples:
       });
       log.info({ listeners: listeners.bound.map((b) => b.url), rules: patterns.rules.length }, 'ready (dry run: events go to stdout)');
 
-      const signal = await new Promise<NodeJS.Signals | 'stdout-closed'>((resolve) => {
-        process.once('SIGINT', () => resolve('SIGINT'));
-        process.once('SIGTERM', () => resolve('SIGTERM'));
-        // `run --dry-run | head`: when the reader goes away there is no one left to print for.
-        process.stdout.once('error', () => resolve('stdout-closed'));
-      });
+      const signal = await stopRequested;
       log.info({ signal }, 'stopping: no new connections, finishing what is in hand');
       await listeners.close();
       await printer.flushed();
