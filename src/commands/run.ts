@@ -53,6 +53,14 @@ Examples:
       --tls-client-ca firewalls-ca.crt --allow-sender 192.0.2.0/24
   $ ptim-bridge run --dry-run --config ptim-bridge.yaml | jq -r 'select(.state=="connect") | "\\(.ip) \\(.user)"'`)
     .action(async (opts: RunOptions) => {
+      // Listen for the stop request before the first listener is up: a SIGTERM right after the
+      // "listening" line must still mean a clean stop, not the default kill.
+      const stopRequested = new Promise<NodeJS.Signals | 'stdout-closed'>((resolve) => {
+        process.once('SIGINT', () => resolve('SIGINT'));
+        process.once('SIGTERM', () => resolve('SIGTERM'));
+        // `run --dry-run | head`: when the reader goes away there is no one left to print for.
+        if (opts.dryRun) process.stdout.once('error', () => resolve('stdout-closed'));
+      });
       let config = withTlsFlags(loadConfig(opts.config), opts);
       if (!opts.dryRun) config = applyDeliveryFlags(config, opts);
       const log = createLogger({ destination: opts.dryRun ? 'stderr' : 'stdout', level: config.log.level });
@@ -69,12 +77,7 @@ Examples:
       });
       log.info({ listeners: bridge.bound.map((b) => b.url), metrics: bridge.metricsUrl }, opts.dryRun ? 'ready (dry run: events go to stdout)' : 'ready: delivering to JIMS');
 
-      const signal = await new Promise<NodeJS.Signals | 'stdout-closed'>((resolve) => {
-        process.once('SIGINT', () => resolve('SIGINT'));
-        process.once('SIGTERM', () => resolve('SIGTERM'));
-        // `run --dry-run | head`: when the reader goes away there is no one left to print for.
-        if (opts.dryRun) process.stdout.once('error', () => resolve('stdout-closed'));
-      });
+      const signal = await stopRequested;
       log.info({ signal }, 'stopping: no new connections, finishing what is in hand');
       await bridge.close();
       log.info('stopped');

@@ -1,4 +1,8 @@
-import test from 'ava';
+import anyTest from 'ava';
+
+// Each test starts a CLI process (tsx compiles on start): one at a time, so a loaded 2-core
+// machine is not asked for eight at once.
+const test = anyTest.serial;
 import { execFile, type ChildProcess } from 'node:child_process';
 import { connect } from 'node:net';
 import { promisify } from 'node:util';
@@ -44,7 +48,7 @@ async function startRun(t: import('ava').ExecutionContext, args: string[], liste
     }
     if (child.exitCode !== null) throw new Error(`run exited early (${child.exitCode}): ${err}`);
     return ports.size >= listeners;
-  }, 30_000, 'listening log lines');
+  }, 120_000, 'listening log lines');
   return {
     child,
     stdout: () => out,
@@ -58,11 +62,11 @@ async function startRun(t: import('ava').ExecutionContext, args: string[], liste
 test('run --dry-run: logger over UDP and TCP -> NDJSON events on stdout; SIGTERM exits 0', async (t) => {
   const r = await startRun(t, ['--listen', 'udp://127.0.0.1:0', '--listen', 'tcp://127.0.0.1:0', '--allow-sender', '127.0.0.1'], 2);
   await run('logger', ['--server', '127.0.0.1', '--port', String(r.ports.get('udp')), '--udp', '--rfc3164', '-t', 'iked', UP]);
-  await waitUntil(() => r.events().length === 1, 20_000, 'the connect event');
+  await waitUntil(() => r.events().length === 1, 60_000, 'the connect event');
   await run('logger', ['--server', '127.0.0.1', '--port', String(r.ports.get('tcp')), '--tcp', '--octet-count', '--rfc5424', '-t', 'iked', DOWN]);
   // Noise and a forged-looking garbage line change nothing.
   await run('logger', ['--server', '127.0.0.1', '--port', String(r.ports.get('udp')), '--udp', '-t', 'RT_FLOW', 'RT_FLOW_SESSION_CREATE: session created']);
-  await waitUntil(() => r.events().length === 2, 20_000, 'the disconnect event');
+  await waitUntil(() => r.events().length === 2, 60_000, 'the disconnect event');
   const [up, down] = r.events();
   t.like(up, { state: 'connect', user: 'alice', ip: '10.20.0.5', sender: '127.0.0.1', vpn: 'ra-vpn', pattern: 'junos-iked/vpn-up' });
   t.like(down, { state: 'disconnect', user: 'alice', ip: '10.20.0.5', reason: 'Peer sent delete' });
@@ -79,7 +83,7 @@ test('run --dry-run: SIGINT finishes what is in hand (a TCP line sent just befor
   s.on('error', () => {});
   await new Promise((resolve) => s.once('connect', resolve));
   s.write(`<30>Mar 14 09:02:11 srx-hq iked[4242]: ${UP}\n`);
-  await waitUntil(() => r.events().length === 1, 20_000, 'the event');
+  await waitUntil(() => r.events().length === 1, 60_000, 'the event');
   // The last line has no trailer yet: it is in hand, and must still come out when we stop.
   s.write(`<30>Mar 14 17:40:02 srx-hq iked[4242]: ${DOWN}`);
   s.on('end', () => s.end());
@@ -97,7 +101,7 @@ test('run --dry-run over TLS with --tls-cert/--tls-key/--tls-client-ca (openssl 
   child.stdout.resume();
   child.stderr.resume();
   child.stdin.end(`<30>Mar 14 09:02:11 srx-hq iked[4242]: ${UP}\n`);
-  await waitUntil(() => r.events().length === 1, 20_000, 'the event over TLS');
+  await waitUntil(() => r.events().length === 1, 60_000, 'the event over TLS');
   t.like(r.events()[0], { state: 'connect', user: 'alice', device: 'srx-hq' });
   r.child.kill('SIGTERM');
   t.is((await r.exit).code, 0);
@@ -117,7 +121,7 @@ test('run --dry-run --config: listeners, allow-list, TLS files (relative paths) 
   ].join('\n'));
   const r = await startRun(t, ['--config', join(dir, 'bridge.yaml')], 2);
   await run('logger', ['--server', '127.0.0.1', '--port', String(r.ports.get('udp')), '--udp', '--rfc3164', '-t', 'iked', UP]);
-  await waitUntil(() => r.events().length === 1, 20_000, 'the event');
+  await waitUntil(() => r.events().length === 1, 60_000, 'the event');
   t.like(r.events()[0], { user: 'alice', domain: 'corp.example' });
   r.child.kill('SIGTERM');
   t.is((await r.exit).code, 0);
@@ -133,7 +137,7 @@ test('run --dry-run stops cleanly when the reader of stdout goes away', async (t
     if (r.child.exitCode !== null) return true;
     await send();
     return false;
-  }, 20_000, 'the process to exit');
+  }, 60_000, 'the process to exit');
   t.is((await r.exit).code, 0, r.stderr());
   t.regex(r.stderr(), /"signal":"stdout-closed"/);
 });
