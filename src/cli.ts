@@ -42,8 +42,9 @@ export async function main(argv: string[]): Promise<void> {
 
 function exitCodeFor(error: unknown): number {
   if (error instanceof CommanderError) {
-    // --help and --version arrive here as "errors" with exit code 0.
-    return error.exitCode;
+    // --help and --version arrive here as "errors" with exit code 0; everything else commander
+    // throws (unknown option or command, missing argument, no command at all) is bad usage.
+    return error.exitCode === 0 ? 0 : 2;
   }
   if (isBridgeError(error)) {
     process.stderr.write(`ptim-bridge: ${error.code}: ${error.message}\n`);
