@@ -4,6 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import type { BehaviourChange } from '../../src/jims-sim/behaviour.js';
+import type { CertificatePair } from '../../src/jims-sim/self-signed.js';
 import { startJimsSim, type JimsSim } from '../../src/jims-sim/server.js';
 import { startCli } from '../helpers/cli.js';
 import { waitUntil } from '../helpers/wait.js';
@@ -26,9 +27,12 @@ export interface Sim {
   caFile: string;
 }
 
-/** A JIMS simulator (HTTPS on loopback port 0, self-signed), its CA written to `dir`; closed when the test ends. */
-export async function startSim(t: ExecutionContext, dir: string, name = 'jims', behaviour?: BehaviourChange): Promise<Sim> {
-  const sim = await startJimsSim({ clientId: CLIENT_ID, clientSecret: SECRET, behaviour });
+/**
+ * A JIMS simulator (HTTPS on loopback port 0) closed when the test ends. Self-signed unless `tls`
+ * is given; `caFile` (in `dir`) is its own certificate then, for --jims-ca.
+ */
+export async function startSim(t: ExecutionContext, dir: string, name = 'jims', options: { behaviour?: BehaviourChange; tls?: CertificatePair } = {}): Promise<Sim> {
+  const sim = await startJimsSim({ clientId: CLIENT_ID, clientSecret: SECRET, ...options });
   t.teardown(() => sim.close());
   const caFile = join(dir, `${name}-ca.pem`);
   writeFileSync(caFile, sim.ca);
@@ -69,6 +73,8 @@ export interface BridgeOptions {
   env?: Record<string, string | undefined>;
   /** Where the config file goes (a test's temp dir). */
   dir: string;
+  /** Log level of the run (info by default). */
+  logLevel?: string;
   /** Wait for "ready" (default). False: return at once, e.g. for a run that must fail. */
   waitReady?: boolean;
 }
@@ -105,7 +111,7 @@ export async function startBridgeProcess(t: ExecutionContext, options: BridgeOpt
     metrics: { listen: '127.0.0.1:0' },
     vpns: { 'ra-vpn': { domain: 'corp.example' } },
     jims: { retryMinDelayMs: 20, retryMaxDelayMs: 200, lingerMs: 0, probeIntervalSeconds: 1, ...options.jims },
-    log: { level: 'info' },
+    log: { level: options.logLevel ?? 'info' },
   }));
   const args = ['run', '--config', configFile, '--state', options.state, '--jims-url', options.jimsUrl, '--jims-client-id', CLIENT_ID, '--jims-ca', options.caFile];
   if (options.jimsSecondaryUrl) args.push('--jims-secondary-url', options.jimsSecondaryUrl);
