@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import type { Registry } from 'prom-client';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -46,7 +47,8 @@ Each line goes through the session table on the capture's own clock (one per dev
 become connect or rekey, and rekeys that stop end their session (flags as the live bridge sets them).
 
 Without --dry-run the events go through the durable outbox to JIMS, flagged \`replayed\` (JIMS
-ignores ids it has seen, so replaying twice is safe); the command returns when JIMS took them all.
+ignores ids it has seen, so replaying twice is safe); the command returns when JIMS took them all,
+and exits 1 (ERR_JIMS_REJECTED) when JIMS refused some: they wait in \`ptim-bridge dlq list\`.
 The client secret comes from jims.clientSecret in the config or the PTIM_JIMS_CLIENT_SECRET
 environment variable. Do not point --state at the file of a running bridge: it is locked.
 
@@ -74,14 +76,25 @@ Examples:
       if (!opts.dryRun) {
         const delivering = applyDeliveryFlags(config, { ...opts, state: undefined });
         const log = createLogger({ destination: 'stderr', level: delivering.log.level });
+        const registry = createRegistry();
         const summary = await runReplay({
-          config: delivering, log, registry: createRegistry(), files, now, state: opts.state, patternDirs: opts.patterns,
+          config: delivering, log, registry, files, now, state: opts.state, patternDirs: opts.patterns,
           onProgress: progress?.update,
           onWaiting: (backlog) => progress?.message(`waiting for JIMS to take the last ${backlog} events`),
         });
         progress?.done();
         process.stderr.write(formatSummary(summary));
         log.flush();
+        // "Returned" must not read as "delivered": events JIMS refused sit in the dead-letter store.
+        const refused = await metricTotal(registry, 'ptim_bridge_forwarder_dead_lettered_total');
+        if (refused > 0) {
+          const file = opts.state ?? delivering.sessions.state;
+          throw new BridgeError(
+            'ERR_JIMS_REJECTED',
+            `JIMS refused ${refused} event(s); they are in the dead-letter store of ${file}. See why with \`ptim-bridge dlq list --state ${file}\`, fix the cause, then \`ptim-bridge dlq retry --state ${file}\`.`,
+            { file },
+          );
+        }
         return;
       }
       const patterns = loadPatterns({ shipped: config.patterns.shipped, dirs: [...config.patterns.dirs, ...opts.patterns] });
@@ -118,6 +131,13 @@ Examples:
         if (tempState !== undefined) rmSync(tempState, { recursive: true, force: true });
       }
     });
+}
+
+/** Sum of a counter over all its labels; 0 when nothing registered it. */
+async function metricTotal(registry: Registry, name: string): Promise<number> {
+  const metric = registry.getSingleMetric(name);
+  if (!metric) return 0;
+  return (await metric.get()).values.reduce((sum, v) => sum + v.value, 0);
 }
 
 function collect(value: string, previous: string[]): string[] {
