@@ -1,4 +1,4 @@
-import { X509Certificate } from 'node:crypto';
+import { randomBytes, X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
 import { generate } from 'selfsigned';
 
@@ -19,7 +19,14 @@ export async function generateSelfSigned(hosts: readonly string[] = []): Promise
   const names = [...new Set([...hosts, '127.0.0.1', '::1', 'localhost'])];
   const altNames = names.map((name) => (isIP(name) ? { type: 7 as const, ip: name } : { type: 2 as const, value: name }));
   const now = Date.now();
-  const pems = await generate([{ name: 'commonName', value: hosts[0] ?? 'localhost' }], {
+  // A subject of its own per certificate: OpenSSL finds a trusted certificate by subject name, so
+  // two simulators (primary and secondary) with the same subject in one --jims-ca bundle would
+  // leave the second one refused as "self-signed".
+  const subject = [
+    { name: 'commonName', value: hosts[0] ?? 'localhost' },
+    { shortName: 'OU', value: `ptim-bridge jims-sim ${randomBytes(6).toString('hex')}` },
+  ];
+  const pems = await generate(subject, {
     keyType: 'ec',
     curve: 'P-256',
     algorithm: 'sha256',

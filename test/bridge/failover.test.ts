@@ -1,20 +1,35 @@
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createTestCa } from '../helpers/jims-tls.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitUntil } from '../helpers/wait.js';
-import { clientIp, startBridgeProcess, startSim, vpnLine } from './bridge-process.js';
+import { clientIp, startBridgeProcess, startSim, vpnLine, type Sim } from './bridge-process.js';
 
 const range = (from: number, n: number) => Array.from({ length: n }, (_, i) => from + i);
 
-test('primary down, secondary up: events go to the secondary; the primary back: the bridge returns to it', async (t) => {
-  const dir = tempDir(t, 'ptim-failover-');
-  // Both simulators carry certificates of one private CA, as a JIMS pair would. (Two self-signed
-  // certificates with the same subject in one bundle do not work: OpenSSL picks the issuer by name.)
+type Pair = { primary: Sim; secondary: Sim; caFile: string };
+
+/** Both simulators carry certificates of one private CA, as a JIMS pair would. */
+async function oneCa(t: ExecutionContext, dir: string): Promise<Pair> {
   const ca = createTestCa(dir);
-  const caFile = ca.caFile;
   const primary = await startSim(t, dir, 'primary', { tls: ca.issue(['127.0.0.1'], 'primary') });
   const secondary = await startSim(t, dir, 'secondary', { tls: ca.issue(['127.0.0.1'], 'secondary') });
+  return { primary, secondary, caFile: ca.caFile };
+}
+
+/** Two self-signed simulators, both certificates in one --jims-ca bundle (as with two `ptim-bridge jims-sim`). */
+async function twoSelfSigned(t: ExecutionContext, dir: string): Promise<Pair> {
+  const primary = await startSim(t, dir, 'primary');
+  const secondary = await startSim(t, dir, 'secondary');
+  const caFile = join(dir, 'bundle.pem');
+  writeFileSync(caFile, `${primary.sim.ca}\n${secondary.sim.ca}`);
+  return { primary, secondary, caFile };
+}
+
+async function failover(t: ExecutionContext, certificates: (t: ExecutionContext, dir: string) => Promise<Pair>): Promise<void> {
+  const dir = tempDir(t, 'ptim-failover-');
+  const { primary, secondary, caFile } = await certificates(t, dir);
   const bridge = await startBridgeProcess(t, { dir, state: join(dir, 'state.db'), jimsUrl: primary.sim.url, jimsSecondaryUrl: secondary.sim.url, caFile, jims: { batchSize: 10 } });
   const ipsAt = (sim: typeof primary.sim) => new Set(sim.events().events.map((e) => e.event.ip as string));
 
@@ -39,4 +54,8 @@ test('primary down, secondary up: events go to the secondary; the primary back: 
   t.is(secondary.sim.events().received, secondaryBefore, 'the secondary got nothing after the return');
   t.is(await bridge.metric('ptim_bridge_outbox_backlog'), 0);
   t.is(await bridge.stop(), 0, bridge.stderr());
-});
+}
+
+test('primary down, secondary up: events go to the secondary; the primary back: the bridge returns to it', failover, oneCa);
+
+test('failover with two self-signed simulators in one --jims-ca bundle', failover, twoSelfSigned);
