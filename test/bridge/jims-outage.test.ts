@@ -1,4 +1,4 @@
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { join } from 'node:path';
 import { tempDir } from '../helpers/tmp.js';
 import { waitUntil } from '../helpers/wait.js';
@@ -6,17 +6,21 @@ import { clientIp, startBridgeProcess, startSim, vpnLine } from './bridge-proces
 
 const IPS = 120;
 
-test('JIMS down for a while, then back: every event arrives, each connect before its disconnect', async (t) => {
+async function outage(t: ExecutionContext, downAtStart: boolean): Promise<void> {
   const dir = tempDir(t, 'ptim-outage-');
   const { sim, caFile } = await startSim(t, dir);
+  if (downAtStart) await sim.setBehaviour({ down: true });
   // Small batches and several pushes at once: a connect and its disconnect land in different
   // batches that could overtake each other if per-IP order were not kept.
   const bridge = await startBridgeProcess(t, { dir, state: join(dir, 'state.db'), jimsUrl: sim.url, caFile, jims: { batchSize: 7, concurrency: 4 } });
+  if (downAtStart) {
+    t.true(bridge.logs().some((l) => l.msg === 'JIMS does not answer yet: events stay in the outbox until it does'), 'an unreachable JIMS only warns at start');
+  } else {
+    await sim.setBehaviour({ down: true });
+  }
 
-  await sim.setBehaviour({ down: true });
-  // UPs for every IP in one connection, the DOWNs in another: interleaved ticks, one IP's pair apart.
-  await bridge.send(Array.from({ length: IPS }, (_, i) => vpnLine('up', i, 0)));
-  await bridge.send(Array.from({ length: IPS }, (_, i) => vpnLine('down', i, 1)));
+  // Every IP's UP, then every IP's DOWN, on one connection: each pair is IPS events apart.
+  await bridge.send([...Array.from({ length: IPS }, (_, i) => vpnLine('up', i, 0)), ...Array.from({ length: IPS }, (_, i) => vpnLine('down', i, 1))]);
   await bridge.waitCommitted(2 * IPS);
   // "A while" is counted in failed attempts, not in seconds: the bridge's own counter says so.
   await waitUntil(async () => (await bridge.metric('ptim_bridge_forwarder_retried_total')) >= 5, 20_000, 'five retried pushes while JIMS is down');
@@ -40,5 +44,8 @@ test('JIMS down for a while, then back: every event arrives, each connect before
   t.deepEqual(sim.identities(), [], 'every session ended at JIMS');
   t.log(`received ${sim.events().received} (duplicates ${sim.events().duplicates}) in ${sim.stats().eventRequests} push requests`);
   t.is(await bridge.stop(), 0, bridge.stderr());
-});
+}
 
+test('JIMS down for a while, then back: every event arrives, each connect before its disconnect', outage, false);
+
+test('JIMS unreachable when the bridge starts: it starts anyway (warning), and delivers everything in order once JIMS is up', outage, true);
