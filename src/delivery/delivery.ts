@@ -8,6 +8,9 @@ import { Forwarder } from './forwarder.js';
 import { createJimsClient, type HttpJimsClient } from './jims-client.js';
 import { Outbox } from './outbox.js';
 
+/** How long a stop waits for pushes in flight before it cuts them. */
+export const STOP_GRACE_MS = 2000;
+
 /**
  * The delivering end of the bridge: the outbox in the state file, the forwarder and the JIMS
  * client, started and stopped as one. Callers queue events inside their own transaction (so the
@@ -21,7 +24,7 @@ export interface Delivery {
   backlog(): number;
   /** Resolves when everything queued reached JIMS or the dead-letter store. */
   drained(): Promise<void>;
-  /** Stops pushing (pushes in flight finish or stay in the outbox) and closes the client. */
+  /** Stops pushing and closes the client: pushes in flight get STOP_GRACE_MS to finish, then are cut (their rows stay in the outbox). */
   close(): Promise<void>;
 }
 
@@ -57,8 +60,15 @@ export async function startDelivery(db: StateDb, jims: Config['jims'], deps: { l
     backlog: () => outbox.backlog(),
     drained: () => forwarder.drained(),
     async close() {
-      await forwarder.stop();
+      const stopped = forwarder.stop();
+      // Pushes in flight get a short grace to finish (their outcome is recorded); then they are
+      // cut, or a JIMS that does not answer would hold the stop for jims.timeoutMs (up to five
+      // minutes). A cut push stays in the outbox and goes again at the next start.
+      let grace: NodeJS.Timeout | undefined;
+      await Promise.race([stopped, new Promise<void>((resolve) => (grace = setTimeout(resolve, Math.min(STOP_GRACE_MS, jims.timeoutMs))))]);
+      clearTimeout(grace);
       client.close();
+      await stopped;
     },
   };
 }

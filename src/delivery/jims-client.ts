@@ -110,6 +110,8 @@ export class HttpJimsClient implements JimsClient {
   #probeTimer: NodeJS.Timeout | undefined;
   #probeRunning = false;
   #closed = false;
+  /** Cuts requests still in flight at close: a JIMS that never answers must not hold a stop for jims.timeoutMs. */
+  readonly #abort = new AbortController();
 
   constructor(jims: JimsSettings, secret: string, ca: string | undefined, deps: JimsClientDeps) {
     if (!jims.url || !jims.clientId) throw new ConfigError('`jims.url` and `jims.clientId` are required; use createJimsClient.', { key: 'jims.url' });
@@ -169,6 +171,8 @@ export class HttpJimsClient implements JimsClient {
     const first = this.#selector.active;
     let attempt = await this.#pushTo(first, body, events.length);
     let endpoint = first;
+    // Closed while in flight (the bridge is stopping): no failover, the rows stay in the outbox.
+    if (this.#closed) return { kind: 'retry', reason: 'JIMS client closed' };
     if (attempt.kind === 'retry' && attempt.failover) {
       const moved = this.#selector.failed(first);
       if (moved) {
@@ -224,6 +228,7 @@ export class HttpJimsClient implements JimsClient {
 
   close(): void {
     this.#closed = true;
+    this.#abort.abort();
     this.#stopProbe();
     this.#agents.http.destroy();
     this.#agents.https.destroy();
@@ -321,7 +326,8 @@ export class HttpJimsClient implements JimsClient {
     const end = this.#metrics.seconds.startTimer({ endpoint: name, route });
     let verdict: Verdict;
     try {
-      const response = await this.#got.post(url, { ...options });
+      if (this.#closed) throw new Error('JIMS client closed');
+      const response = await this.#got.post(url, { ...options, signal: this.#abort.signal });
       verdict = classifyResponse(response.statusCode, response.headers, response.body, this.#now());
     } catch (error) {
       // Only code and message: a got error also holds the request options (headers, form).
