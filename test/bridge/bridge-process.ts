@@ -73,6 +73,8 @@ export interface BridgeOptions {
   env?: Record<string, string | undefined>;
   /** Where the config file goes (a test's temp dir). */
   dir: string;
+  /** Extra `sessions` config keys (rekeyIntervalSeconds...). */
+  sessions?: Record<string, unknown>;
   /** Log level of the run (info by default). */
   logLevel?: string;
   /** Wait for "ready" (default). False: return at once, e.g. for a run that must fail. */
@@ -110,6 +112,7 @@ export async function startBridgeProcess(t: ExecutionContext, options: BridgeOpt
     senders: { allow: ['127.0.0.1/32'] },
     metrics: { listen: '127.0.0.1:0' },
     vpns: { 'ra-vpn': { domain: 'corp.example' } },
+    sessions: { ...options.sessions },
     jims: { retryMinDelayMs: 20, retryMaxDelayMs: 200, lingerMs: 0, probeIntervalSeconds: 1, ...options.jims },
     log: { level: options.logLevel ?? 'info' },
   }));
