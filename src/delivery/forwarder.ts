@@ -148,10 +148,9 @@ export class Forwarder {
     this.#outstanding.clear();
     this.#busy.clear();
     this.#claimed.clear();
-    this.#pending = [];
-    this.#cursor = 0;
-    this.#resumeFrom = undefined;
-    this.#letGo.clear();
+    // A later start() reads from the start: nothing read now may count as seen (#atEnd included).
+    this.#rescan = false;
+    this.#readAllAgain();
     const waiters = this.#waiters;
     this.#waiters = [];
     if (waiters.length > 0) {
@@ -193,12 +192,10 @@ export class Forwarder {
     }
     if (this.#rescan) {
       this.#rescan = false;
-      this.#letGo.clear();
-      this.#resumeFrom = undefined;
-      this.#readFrom(0);
+      this.#readAllAgain();
     } else if (this.#resumeFrom !== undefined) {
       // An IP with let-go rows is free again: its rows must be read before any later row of it.
-      this.#readFrom(this.#resumeFrom);
+      this.#rewind(this.#resumeFrom);
       this.#resumeFrom = undefined;
     }
     while (this.#outstanding.size < this.#maxOutstanding) {
@@ -229,8 +226,25 @@ export class Forwarder {
     }
   }
 
-  #readFrom(seq: number): void {
+  /** Forgets everything read (claims stay) and reads the table again from its start. */
+  #readAllAgain(): void {
+    this.#letGo.clear();
+    this.#resumeFrom = undefined;
     this.#pending = [];
+    this.#cursor = 0;
+    this.#atEnd = false;
+  }
+
+  /**
+   * Reads again from after `seq`, keeping what the forwarder knows: every outbox row up to the
+   * cursor is pending, claimed, or let go (and so found again when its IP frees up). Pending rows
+   * at or before `seq` are kept, and the cursor never moves forward: a resume point can lie past
+   * pending rows, or past the cursor after an earlier rewind, and dropping those rows or skipping
+   * over unread ones would lose them until a rescan, while later rows of their IPs went first.
+   */
+  #rewind(seq: number): void {
+    if (seq >= this.#cursor) return;
+    this.#pending = this.#pending.filter((r) => r.seq <= seq);
     this.#cursor = seq;
     this.#atEnd = false;
   }
@@ -385,7 +399,12 @@ export class Forwarder {
       // Everything read is done but the count says otherwise: a caller's transaction rolled back
       // after add(), or rows came back from elsewhere. Trust the table.
       if (this.#outbox.recount() > 0) {
+        // Rows nobody is working on: read the whole table again now, not at the next poll (up to a
+        // second later). Counted: after a rollback the recount is 0, and outside commits are
+        // normally seen by changedElsewhere() first, so this mostly means lost track of rows.
+        this.#metrics.errors.inc({ reason: 'resync' });
         this.#rescan = true;
+        setImmediate(() => this.#pump());
         return;
       }
     }
