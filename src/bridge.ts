@@ -151,29 +151,7 @@ export async function runReplay(options: ReplayRunOptions): Promise<ReplaySummar
   let delivery: Delivery | undefined;
   try {
     delivery = await startDelivery(state.db, config.jims, { log, registry });
-    const sessions = new SessionTable({ db: sessionState.db, config, clock: 'capture', log, registry });
-    const out = outboxOutput(state.db, delivery);
-    sessions.begin();
-    let summary: ReplaySummary;
-    try {
-      summary = await replayCaptures({
-        files: options.files,
-        pipeline,
-        out,
-        now: options.now,
-        maxLineBytes: config.limits.maxMessageBytes,
-        onProgress: options.onProgress,
-        toEvents: (candidate, receivedAt) => sessions.apply(candidate, receivedAt).map(markReplayed),
-        afterChunk: () => {
-          sessions.commit();
-          sessions.begin();
-        },
-      });
-      sessions.commit();
-    } catch (error) {
-      sessions.rollback();
-      throw error;
-    }
+    const summary = await replayThroughSessions(sessionState.db, pipeline, outboxOutput(state.db, delivery), options, markReplayed);
     const waiting = setInterval(() => options.onWaiting?.(delivery!.backlog()), 1000);
     try {
       await delivery.drained();
@@ -185,6 +163,66 @@ export async function runReplay(options: ReplayRunOptions): Promise<ReplaySummar
     await delivery?.close();
     sessionState.close();
     state.close();
+  }
+}
+
+export interface DryRunReplayOptions extends BridgeDeps {
+  files: readonly string[];
+  /** Where the events go (NDJSON on stdout). */
+  out: EventOutput;
+  now?: number;
+  /** Session state to keep (a later replay with the same file continues its sessions); default a temporary one. */
+  state?: string;
+  onProgress?: (p: ReplayProgress) => void;
+}
+
+/**
+ * Replays captures through the session table on the capture's clock and writes the events to
+ * `out`, delivering nothing.
+ * @throws BridgeError for invalid patterns, an unreadable capture, a state file in use or unreadable.
+ */
+export async function runDryRunReplay(options: DryRunReplayOptions): Promise<ReplaySummary> {
+  const pipeline = makePipeline(options);
+  const state = openState(options.state, 'replay --dry-run');
+  try {
+    return await replayThroughSessions(state.db, pipeline, options.out, options, (event) => event);
+  } finally {
+    state.close();
+  }
+}
+
+/** The capture's lines -> session table (capture clock; one transaction per read chunk) -> `out`. */
+async function replayThroughSessions(
+  db: StateDb,
+  pipeline: LinePipeline,
+  out: EventOutput,
+  options: BridgeDeps & { files: readonly string[]; now?: number; onProgress?: (p: ReplayProgress) => void },
+  mark: (event: PtimEvent) => PtimEvent,
+): Promise<ReplaySummary> {
+  const { config, registry } = options;
+  // In a replay the events carry the rekey flags; a warning per session would bury the summary.
+  const log = options.log.child({}, { level: 'error' });
+  const sessions = new SessionTable({ db, config, clock: 'capture', log, registry });
+  sessions.begin();
+  try {
+    const summary = await replayCaptures({
+      files: options.files,
+      pipeline,
+      out,
+      now: options.now,
+      maxLineBytes: config.limits.maxMessageBytes,
+      onProgress: options.onProgress,
+      toEvents: (candidate, receivedAt) => sessions.apply(candidate, receivedAt).map(mark),
+      afterChunk: () => {
+        sessions.commit();
+        sessions.begin();
+      },
+    });
+    sessions.commit();
+    return summary;
+  } catch (error) {
+    sessions.rollback();
+    throw error;
   }
 }
 

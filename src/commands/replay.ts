@@ -1,21 +1,14 @@
 import type { Command } from 'commander';
 import type { Registry } from 'prom-client';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { runReplay } from '../bridge.js';
+import { runDryRunReplay, runReplay } from '../bridge.js';
 import { loadConfig } from '../config.js';
 import { createLogger } from '../log.js';
 import { createRegistry } from '../ops/metrics.js';
 import { addDeliveryOptions, applyDeliveryFlags, type DeliveryFlags } from './delivery-flags.js';
 import { BridgeError } from '../errors.js';
-import { SessionTable } from '../events/sessions.js';
-import { loadPatterns } from '../patterns/load.js';
-import { LinePipeline } from '../pipeline.js';
-import { replayCaptures, type ReplayProgress } from '../replay/replay-captures.js';
+import type { ReplayProgress } from '../replay/replay-captures.js';
 import { NdjsonWriter } from '../replay/ndjson-writer.js';
 import { formatProgress, formatSummary } from '../replay/report.js';
-import { openStateDb } from '../state-db.js';
 
 interface ReplayOptions extends DeliveryFlags {
   dryRun?: boolean;
@@ -97,39 +90,12 @@ Examples:
         }
         return;
       }
-      const patterns = loadPatterns({ shipped: config.patterns.shipped, dirs: [...config.patterns.dirs, ...opts.patterns] });
-      const pipeline = new LinePipeline({ patterns, vpns: config.vpns });
-      const out = new NdjsonWriter(process.stdout);
-      const tempState = opts.state === undefined ? mkdtempSync(join(tmpdir(), 'ptim-replay-')) : undefined;
-      try {
-        const db = openStateDb(opts.state ?? join(tempState!, 'state.db'));
-        try {
-          // The session table on the capture's clock; its changes commit once per chunk read.
-          const sessions = new SessionTable({ db, config, clock: 'capture' });
-          sessions.begin();
-          let summary;
-          try {
-            summary = await replayCaptures({
-              files, pipeline, out, now, maxLineBytes: config.limits.maxMessageBytes, onProgress: progress?.update,
-              toEvents: (candidate, receivedAt) => sessions.apply(candidate, receivedAt),
-              afterChunk: () => {
-                sessions.commit();
-                sessions.begin();
-              },
-            });
-            sessions.commit();
-          } catch (error) {
-            sessions.rollback();
-            throw error;
-          }
-          progress?.done();
-          process.stderr.write(formatSummary(summary));
-        } finally {
-          db.close();
-        }
-      } finally {
-        if (tempState !== undefined) rmSync(tempState, { recursive: true, force: true });
-      }
+      const summary = await runDryRunReplay({
+        config, log: createLogger({ destination: 'stderr', level: config.log.level }), registry: createRegistry(),
+        files, now, state: opts.state, patternDirs: opts.patterns, out: new NdjsonWriter(process.stdout), onProgress: progress?.update,
+      });
+      progress?.done();
+      process.stderr.write(formatSummary(summary));
     });
 }
 
