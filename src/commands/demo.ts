@@ -18,6 +18,7 @@ import { SIM_SESSIONS_PATH, startJimsSim, type JimsSim } from '../jims-sim/serve
 import { createLogger, type Logger } from '../log.js';
 import { createRegistry } from '../ops/metrics.js';
 import { openStateDb } from '../state-db.js';
+import { untilSignal } from './until-signal.js';
 
 /** Bundled demo files: fixtures/demo/ at the package root (same depth from src/ and dist/). */
 const DEMO_DIR = fileURLToPath(new URL('../../fixtures/demo/', import.meta.url));
@@ -165,16 +166,4 @@ async function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
 function shortPath(path: string): string {
   const rel = relative(process.cwd(), path);
   return rel.startsWith('..') ? path : rel;
-}
-
-function untilSignal(): Promise<void> {
-  return new Promise((resolve) => {
-    const stop = () => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
 }

@@ -4,6 +4,7 @@ import { BridgeError } from '../errors.js';
 import { createLogger } from '../log.js';
 import type { BehaviourChange } from '../jims-sim/behaviour.js';
 import { SIM_SESSIONS_PATH, startJimsSim, type JimsSim } from '../jims-sim/server.js';
+import { untilSignal } from './until-signal.js';
 
 interface JimsSimFlags {
   listen: string;
@@ -125,16 +126,4 @@ function optionalNumber(text: string | undefined, flag: string, min: number, max
     throw new BridgeError('ERR_USAGE', `Expected ${flag} ${integer ? 'an integer' : 'a number'} ${min}-${max}, got ${JSON.stringify(text)}.`);
   }
   return n;
-}
-
-function untilSignal(): Promise<void> {
-  return new Promise((resolve) => {
-    const stop = () => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
 }

@@ -5,6 +5,7 @@ import { startBridge } from '../bridge.js';
 import { createLogger } from '../log.js';
 import { createRegistry } from '../ops/metrics.js';
 import { addDeliveryOptions, applyDeliveryFlags, type DeliveryFlags } from './delivery-flags.js';
+import { untilSignal } from './until-signal.js';
 
 interface RunOptions extends DeliveryFlags {
   config?: string;
@@ -55,12 +56,7 @@ Examples:
     .action(async (opts: RunOptions) => {
       // Listen for the stop request before the first listener is up: a SIGTERM right after the
       // "listening" line must still mean a clean stop, not the default kill.
-      const stopRequested = new Promise<NodeJS.Signals | 'stdout-closed'>((resolve) => {
-        process.once('SIGINT', () => resolve('SIGINT'));
-        process.once('SIGTERM', () => resolve('SIGTERM'));
-        // `run --dry-run | head`: when the reader goes away there is no one left to print for.
-        if (opts.dryRun) process.stdout.once('error', () => resolve('stdout-closed'));
-      });
+      const stopRequested = untilSignal({ stdoutClosed: opts.dryRun === true });
       let config = withTlsFlags(loadConfig(opts.config), opts);
       if (!opts.dryRun) config = applyDeliveryFlags(config, opts);
       const log = createLogger({ destination: opts.dryRun ? 'stderr' : 'stdout', level: config.log.level });
