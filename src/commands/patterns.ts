@@ -6,7 +6,6 @@ import { parseEnvelope } from '../ingest/envelope.js';
 import { matchText } from '../pipeline.js';
 import { captureCoverage, formatCoverage } from '../patterns/coverage.js';
 import { formatExampleFailures, runExamples } from '../patterns/examples.js';
-import { formatLintFindings, lintPatterns } from '../patterns/lint.js';
 import { loadPatterns } from '../patterns/load.js';
 import type { PatternSet } from '../patterns/pattern-set.js';
 
@@ -110,6 +109,8 @@ Examples:
   $ ptim-bridge patterns lint --patterns ./my-patterns --timeout 30000`)
     .action(async (opts: PatternOptions & { timeout: number }) => {
       const { set, config } = load(opts);
+      // Loaded here, not at start: the ReDoS checker is large, and every other command would pay for it.
+      const { formatLintFindings, lintPatterns } = await import('../patterns/lint.js');
       const { findings, notes } = await lintPatterns(set, { timeoutMs: opts.timeout, maxAttackLength: config.limits.maxMessageBytes });
       process.stdout.write(formatLintFindings(findings));
       for (const note of notes) process.stdout.write(`note: ${note}\n`);
