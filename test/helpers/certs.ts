@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -52,7 +53,9 @@ async function generate(): Promise<TestCerts> {
     await key(`${name}.key`);
     await openssl('req', '-new', '-key', p(`${name}.key`), '-subj', `/CN=${cn}`, '-out', p(`${name}.csr`));
     writeFileSync(p(`${name}.ext`), ext);
-    await openssl('x509', '-req', '-in', p(`${name}.csr`), '-CA', p(`${caName}.crt`), '-CAkey', p(`${caName}.key`), '-CAcreateserial',
+    await openssl('x509', '-req', '-in', p(`${name}.csr`), '-CA', p(`${caName}.crt`), '-CAkey', p(`${caName}.key`),
+      // A serial of its own: leaves are signed in parallel, and a shared ca.srl file races.
+      '-set_serial', `0x${randomBytes(12).toString('hex')}`,
       '-days', '2', '-sha256', '-extfile', p(`${name}.ext`), '-out', p(`${name}.crt`));
   };
 
