@@ -21,6 +21,8 @@ import { fileURLToPath } from 'node:url';
 
 const self = fileURLToPath(import.meta.url);
 const PACED_SECONDS = Number(process.env.BENCH_DELIVERY_PACED_SECONDS ?? 10);
+// Declared before main() runs below (a later `const` would still be in its temporal dead zone).
+const E2E_N = Number(process.env.BENCH_DELIVERY_E2E_N ?? 100_000);
 const [mode, ...args] = process.argv.slice(2);
 if (mode === '--sim') await runSim();
 else if (mode === '--fill') await runFill(args[0], Number(args[1]));
@@ -259,7 +261,6 @@ async function main() {
   }
 }
 
-const E2E_N = Number(process.env.BENCH_DELIVERY_E2E_N ?? 100_000);
 
 /** An iked VPN-up line (JUNOS-LOGS.md) for client n: its own address, user and tunnel. */
 function vpnUp(n) {

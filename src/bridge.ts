@@ -4,8 +4,7 @@ import type { Writable } from 'node:stream';
 import { join } from 'node:path';
 import type { Registry } from 'prom-client';
 import type { Config } from './config.js';
-import { startDelivery, type Delivery } from './delivery/delivery.js';
-import { checkJimsSettings } from './delivery/jims-client.js';
+import type { Delivery } from './delivery/delivery.js';
 import type { PtimEvent } from './events/ptim-event.js';
 import { RekeyWatchTimer } from './events/rekey-watch-timer.js';
 import { SessionTable } from './events/sessions.js';
@@ -60,7 +59,9 @@ export async function startBridge(options: LiveBridgeOptions): Promise<LiveBridg
   const { config, log, registry } = options;
   // Everything that can be refused without I/O is refused before a state file or JIMS is touched.
   planListeners({ ...options, urls: options.listen });
-  if (!options.dryRun) checkJimsSettings(config.jims);
+  // Delivery (got, TLS agents) loads only when used: a dry run starts faster without it.
+  const delivering = options.dryRun ? undefined : await import('./delivery/delivery.js');
+  delivering?.checkJimsSettings(config.jims);
   const pipeline = makePipeline(options);
   const state = openState(options.state ?? (options.dryRun ? undefined : config.sessions.state), options.dryRun ? 'run --dry-run' : 'run');
   const closers: Array<() => Promise<void> | void> = [() => state.close()];
@@ -82,7 +83,7 @@ export async function startBridge(options: LiveBridgeOptions): Promise<LiveBridg
       closers.push(() => printer.flushed());
       sink = printer;
     } else {
-      const delivery = await startDelivery(state.db, config.jims, { log, registry });
+      const delivery = await delivering!.startDelivery(state.db, config.jims, { log, registry });
       closers.push(() => delivery.close());
       sink = delivery;
     }
@@ -144,6 +145,7 @@ export interface ReplayRunOptions extends BridgeDeps {
  */
 export async function runReplay(options: ReplayRunOptions): Promise<ReplaySummary> {
   const { config, log, registry } = options;
+  const { checkJimsSettings, startDelivery } = await import('./delivery/delivery.js');
   checkJimsSettings(config.jims);
   const pipeline = makePipeline(options);
   const state = openState(options.state ?? config.sessions.state, 'replay');
@@ -185,7 +187,7 @@ export async function runDryRunReplay(options: DryRunReplayOptions): Promise<Rep
   const pipeline = makePipeline(options);
   const state = openState(options.state, 'replay --dry-run');
   try {
-    return await replayThroughSessions(state.db, pipeline, options.out, options, (event) => event);
+    return await replayThroughSessions(state.db, pipeline, options.out, options);
   } finally {
     state.close();
   }
@@ -197,7 +199,7 @@ async function replayThroughSessions(
   pipeline: LinePipeline,
   out: EventOutput,
   options: BridgeDeps & { files: readonly string[]; now?: number; onProgress?: (p: ReplayProgress) => void },
-  mark: (event: PtimEvent) => PtimEvent,
+  mark?: (event: PtimEvent) => PtimEvent,
 ): Promise<ReplaySummary> {
   const { config, registry } = options;
   // In a replay the events carry the rekey flags; a warning per session would bury the summary.
@@ -212,7 +214,7 @@ async function replayThroughSessions(
       now: options.now,
       maxLineBytes: config.limits.maxMessageBytes,
       onProgress: options.onProgress,
-      toEvents: (candidate, receivedAt) => sessions.apply(candidate, receivedAt).map(mark),
+      toEvents: mark ? (candidate, receivedAt) => sessions.apply(candidate, receivedAt).map(mark) : (candidate, receivedAt) => sessions.apply(candidate, receivedAt),
       afterChunk: () => {
         sessions.commit();
         sessions.begin();

@@ -8,16 +8,12 @@ import type { Registry } from 'prom-client';
 import { parse as parseYaml } from 'yaml';
 import { runReplay } from '../bridge.js';
 import { validateConfig, type Config } from '../config.js';
-import { createJimsClient } from '../delivery/jims-client.js';
-import { Forwarder } from '../delivery/forwarder.js';
-import { Outbox } from '../delivery/outbox.js';
 import { BridgeError } from '../errors.js';
-import type { PtimEvent } from '../events/ptim-event.js';
 import type { IdentityRow } from '../jims-sim/identity-table.js';
-import { SIM_SESSIONS_PATH, startJimsSim, type JimsSim } from '../jims-sim/server.js';
+import { SIM_SESSIONS_PATH } from '../jims-sim/paths.js';
+import type { JimsSim } from '../jims-sim/server.js';
 import { createLogger, type Logger } from '../log.js';
 import { createRegistry } from '../ops/metrics.js';
-import { openStateDb } from '../state-db.js';
 import { untilSignal } from './until-signal.js';
 
 /** Bundled demo files: fixtures/demo/ at the package root (same depth from src/ and dist/). */
@@ -96,7 +92,7 @@ export async function runDemo(options: DemoOptions): Promise<{ rows: IdentityRow
     const secret = randomBytes(24).toString('base64url');
     const secretFile = join(dir, 'jims-secret');
     writeFileSync(secretFile, secret, { mode: 0o600 });
-    sim = await startJimsSim({ host: '127.0.0.1', port: 0, clientId: DEMO_CLIENT_ID, clientSecret: secret });
+    sim = await (await import('../jims-sim/server.js')).startJimsSim({ host: '127.0.0.1', port: 0, clientId: DEMO_CLIENT_ID, clientSecret: secret });
     const caFile = join(dir, 'jims-ca.pem');
     writeFileSync(caFile, sim.ca);
     options.say(`JIMS simulator on ${sim.url} (certificate SHA-256 ${sim.fingerprint})`);

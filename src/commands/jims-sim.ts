@@ -3,7 +3,8 @@ import type { Command } from 'commander';
 import { BridgeError } from '../errors.js';
 import { createLogger } from '../log.js';
 import type { BehaviourChange } from '../jims-sim/behaviour.js';
-import { SIM_SESSIONS_PATH, startJimsSim, type JimsSim } from '../jims-sim/server.js';
+import { SIM_SESSIONS_PATH } from '../jims-sim/paths.js';
+import type { JimsSim } from '../jims-sim/server.js';
 import { untilSignal } from './until-signal.js';
 
 interface JimsSimFlags {
@@ -76,7 +77,7 @@ Examples:
       const tokenLifetimeSeconds = optionalNumber(flags.tokenLifetime, '--token-lifetime', 1, 86_400 * 365, true) ?? 3600;
 
       const log = createLogger({ destination: 'stderr', level: 'warn' });
-      const sim = await startJimsSim({ ...listen, tls, clientId: flags.clientId, clientSecret: secret, tokenLifetimeSeconds, behaviour, log });
+      const sim = await (await import('../jims-sim/server.js')).startJimsSim({ ...listen, tls, clientId: flags.clientId, clientSecret: secret, tokenLifetimeSeconds, behaviour, log });
       if (flags.writeCa) writeFileSync(flags.writeCa, sim.ca);
       process.stdout.write(readyText(sim, flags.writeCa, tls !== undefined));
       await untilSignal();

@@ -6,6 +6,8 @@ import type { Logger } from '../log.js';
 import type { StateDb } from '../state-db.js';
 import { Forwarder } from './forwarder.js';
 import { createJimsClient, type HttpJimsClient } from './jims-client.js';
+
+export { checkJimsSettings } from './jims-client.js';
 import { Outbox } from './outbox.js';
 
 /** How long a stop waits for pushes in flight before it cuts them. */

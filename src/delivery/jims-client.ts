@@ -53,7 +53,7 @@ class TokenFetchError extends Error {
  * opens anything.
  * @throws ConfigError (ERR_CONFIG_INVALID) naming the key and the flag that sets it.
  */
-export function checkJimsSettings(jims: JimsSettings): asserts jims is JimsSettings & { url: string; clientId: string; clientSecret: string } {
+export function checkJimsSettings(jims: JimsSettings): void {
   if (!jims.url) throw new ConfigError('Expected `jims.url` an https:// URL, got nothing. Set it in the config or pass --jims-url.', { key: 'jims.url' });
   if (!jims.clientId) throw new ConfigError('Expected `jims.clientId` a non-empty string, got nothing. Set it in the config or pass --jims-client-id.', { key: 'jims.clientId' });
   if (!jims.clientSecret) {
@@ -76,7 +76,7 @@ export function checkJimsSettings(jims: JimsSettings): asserts jims is JimsSetti
  */
 export async function createJimsClient(jims: JimsSettings, deps: JimsClientDeps): Promise<HttpJimsClient> {
   checkJimsSettings(jims);
-  const secret = await resolveSecret(jims.clientSecret, 'jims.clientSecret');
+  const secret = await resolveSecret(jims.clientSecret!, 'jims.clientSecret'); // present: checked above
   let ca: string | undefined;
   if (jims.ca !== undefined) {
     try {

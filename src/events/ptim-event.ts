@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /**
  * The one schema everything speaks (DESIGN.md §3). Pure data; no behaviour but the id.
@@ -53,9 +53,8 @@ export interface PtimCandidate extends Omit<PtimEvent, 'id' | 'state'> {
  * so a replayed line or a retried batch is recognisable as a duplicate at JIMS.
  */
 export function eventId(e: Pick<PtimEvent, 'device' | 'ip' | 'tunnelId' | 'user' | 'state' | 'time'>): string {
-  const h = createHash('sha256');
-  h.update([e.device, e.ip, e.tunnelId ?? '', e.user, e.state, e.time].join('\u0000'));
-  return h.digest('hex').slice(0, 32);
+  // crypto.hash: one call instead of a Hash object per event (measurable on a VPN-only replay).
+  return hash('sha256', [e.device, e.ip, e.tunnelId ?? '', e.user, e.state, e.time].join('\u0000'), 'hex').slice(0, 32);
 }
 
 /** Builds an event from a candidate and the state the session table chose. */

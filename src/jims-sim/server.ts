@@ -11,7 +11,9 @@ import { IdentityTable, type IdentityRow } from './identity-table.js';
 import { fingerprint256, generateSelfSigned, type CertificatePair } from './self-signed.js';
 import { TokenStore } from './token-store.js';
 
-export const SIM_SESSIONS_PATH = '/api/v1/ptim/sessions';
+import { SIM_SESSIONS_PATH } from './paths.js';
+
+export { SIM_SESSIONS_PATH };
 
 export interface JimsSimOptions {
   /** Address to listen on; 127.0.0.1 by default. */
