@@ -4,11 +4,10 @@ import { createServer as createTlsServer, type Server as TlsServer, type TLSSock
 import { BridgeError } from '../errors.js';
 import type { Transport } from '../pipeline-records.js';
 import { normalizeAddress } from './allow-list.js';
-import type { BoundListener } from './bound-listener.js';
+import { boundListener, listenFailed, type BoundListener } from './bound-listener.js';
 import { FrameDecoder, type FrameSink } from './framing.js';
 import type { IngestContext } from './ingest-context.js';
 import { formatListenUrl, type ListenUrl } from './listen-url.js';
-import { listenFailed } from './udp.js';
 
 /** Certificate files for tls:// listeners. */
 export interface TlsFiles {
@@ -98,21 +97,12 @@ export async function startTcpListener(url: ListenUrl, ctx: IngestContext, tls?:
   const bound = formatListenUrl(transport, address, port);
   ctx.log.info({ url: bound, transport, address, port, mutualTls: tls ? tls.clientCa !== undefined : undefined }, `listening on ${bound}`);
 
-  let closed: Promise<void> | undefined;
-  return {
-    url: bound,
-    address,
-    port,
-    close() {
-      closed ??= (async () => {
-        const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
-        // Half-close: the sender sees our FIN, what it already sent is still read and delivered.
-        await Promise.all([...open].map((socket) => endGently(socket)));
-        await stopped;
-      })();
-      return closed;
-    },
-  };
+  return boundListener(bound, address, port, async () => {
+    const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+    // Half-close: the sender sees our FIN, what it already sent is still read and delivered.
+    await Promise.all([...open].map((socket) => endGently(socket)));
+    await stopped;
+  });
 }
 
 function readFrames(stream: Socket, sender: string, transport: Transport & ('tcp' | 'tls'), ctx: IngestContext): void {

@@ -1,9 +1,8 @@
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import { BridgeError } from '../errors.js';
 import { normalizeAddress } from './allow-list.js';
-import type { BoundListener } from './bound-listener.js';
+import { boundListener, listenFailed, type BoundListener } from './bound-listener.js';
 import type { IngestContext } from './ingest-context.js';
 import { formatListenUrl, type ListenUrl } from './listen-url.js';
 
@@ -67,16 +66,7 @@ export async function startUdpListener(url: ListenUrl, ctx: IngestContext): Prom
   const bound = formatListenUrl('udp', address, port);
   ctx.log.info({ url: bound, transport: 'udp', address, port, recvBufferBytes: safeRecvBufferSize(socket) }, `listening on ${bound}`);
 
-  let closed: Promise<void> | undefined;
-  return {
-    url: bound,
-    address,
-    port,
-    close() {
-      closed ??= new Promise<void>((resolve) => socket.close(() => resolve()));
-      return closed;
-    },
-  };
+  return boundListener(bound, address, port, () => new Promise<void>((resolve) => socket.close(() => resolve())));
 }
 
 function safeRecvBufferSize(socket: Socket): number | undefined {
@@ -85,16 +75,4 @@ function safeRecvBufferSize(socket: Socket): number | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** ERR_LISTEN_FAILED with the usual causes spelled out. */
-export function listenFailed(url: ListenUrl, error: NodeJS.ErrnoException): BridgeError {
-  const hint = error.code === 'EADDRINUSE'
-    ? 'Another process uses this port: stop it or choose another port.'
-    : error.code === 'EACCES'
-      ? 'Ports below 1024 need privileges: use a port >= 1024 (e.g. 5514) or grant CAP_NET_BIND_SERVICE.'
-      : error.code === 'EADDRNOTAVAIL' || error.code === 'ENOTFOUND'
-        ? 'This host has no such address: use 0.0.0.0, [::] or one of its own addresses.'
-        : 'Check the address and port.';
-  return new BridgeError('ERR_LISTEN_FAILED', `Cannot listen on ${url.url}: ${error.code ?? error.message}. ${hint}`, { cause: error });
 }
