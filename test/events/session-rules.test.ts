@@ -1,6 +1,7 @@
 import test from 'ava';
 import { eventId, type PtimCandidate, type PtimFlag, type PtimState } from '../../src/events/ptim-event.js';
 import { applyRule, runWatch, WATCH_PATTERN, type Session, type WatchSettings } from '../../src/events/session-rules.js';
+import { candidate } from '../helpers/candidates.js';
 
 const T0 = Date.parse('2026-03-14T08:00:00.000Z');
 const H = 3600_000;
@@ -11,26 +12,6 @@ const settings: WatchSettings = {
   graceMs: GRACE,
   maxMissed: 2,
 };
-
-function cand(line: 'up' | 'down', at: number, over: Partial<PtimCandidate> = {}): PtimCandidate {
-  return {
-    line,
-    user: 'alice',
-    domain: 'corp.example',
-    ip: '10.20.0.5',
-    time: new Date(at).toISOString(),
-    device: 'srx-hq',
-    sender: '192.0.2.10',
-    vpn: 'ra-vpn',
-    gateway: 'ra-gw',
-    tunnelId: '500011',
-    peer: '198.51.100.23',
-    flags: [],
-    pattern: line === 'up' ? 'junos-iked/vpn-up' : 'junos-iked/vpn-down',
-    ...(line === 'down' ? { reason: 'Peer sent delete' } : {}),
-    ...over,
-  };
-}
 
 type Step =
   | { up: Partial<PtimCandidate> & { at: number } }
@@ -184,9 +165,9 @@ for (const c of cases) {
       } else {
         const line = 'up' in step ? 'up' : 'down';
         const { at, ...over } = 'up' in step ? step.up : step.down;
-        const candidate = cand(line, at, over);
+        const cand = candidate(line, at, over);
         if (session) ({ events, session } = runWatch(session, at, settings));
-        const result = applyRule(session, candidate, at, settings);
+        const result = applyRule(session, cand, at, settings);
         events = [...events ?? [], ...result.events];
         session = result.session;
       }
@@ -206,7 +187,7 @@ for (const c of cases) {
 }
 
 test('the expiry disconnect is timed at the deadline, whenever the watch runs', (t) => {
-  const { session } = applyRule(undefined, cand('up', T0), T0, settings);
+  const { session } = applyRule(undefined, candidate('up', T0), T0, settings);
   const a = runWatch(session!, T0 + 2 * H + GRACE + 1, settings).events;
   const b = runWatch(session!, T0 + 50 * H, settings).events;
   t.is(a.length, 1);
@@ -219,9 +200,9 @@ test('the expiry disconnect is timed at the deadline, whenever the watch runs', 
 });
 
 test('the superseded disconnect carries the old session and the new line time', (t) => {
-  const first = applyRule(undefined, cand('up', T0, { flags: ['replayed'] }), T0, settings);
+  const first = applyRule(undefined, candidate('up', T0, { flags: ['replayed'] }), T0, settings);
   const at = T0 + 60_000;
-  const { events } = applyRule(first.session, cand('up', at, { user: 'bob', tunnelId: '9', peer: '198.51.100.99' }), at, settings);
+  const { events } = applyRule(first.session, candidate('up', at, { user: 'bob', tunnelId: '9', peer: '198.51.100.99' }), at, settings);
   t.is(events[0]!.user, 'alice');
   t.is(events[0]!.tunnelId, '500011');
   t.is(events[0]!.peer, '198.51.100.23');
@@ -231,23 +212,23 @@ test('the superseded disconnect carries the old session and the new line time', 
 });
 
 test('notes: rekey-missing once at the first miss, expired at the last; ignored DOWNs noted', (t) => {
-  const { session } = applyRule(undefined, cand('up', T0), T0, { ...settings, maxMissed: 3 });
+  const { session } = applyRule(undefined, candidate('up', T0), T0, { ...settings, maxMissed: 3 });
   const w1 = runWatch(session!, T0 + H + GRACE + 1, { ...settings, maxMissed: 3 });
   t.deepEqual(w1.notes.map((n) => n.kind), ['rekey-missing']);
   const w2 = runWatch(w1.session!, T0 + 3 * H + GRACE + 1, { ...settings, maxMissed: 3 });
   t.deepEqual(w2.notes.map((n) => n.kind), ['expired']);
   t.is(w2.events[0]!.time, new Date(T0 + 3 * H + GRACE).toISOString());
 
-  const bob = applyRule(undefined, cand('up', T0, { user: 'bob' }), T0, settings);
-  const late = applyRule(bob.session, cand('down', T0 + 1), T0 + 1, settings);
+  const bob = applyRule(undefined, candidate('up', T0, { user: 'bob' }), T0, settings);
+  const late = applyRule(bob.session, candidate('down', T0 + 1), T0 + 1, settings);
   t.deepEqual(late.notes.map((n) => n.kind), ['late-down-ignored']);
   t.is(late.transition, 'ignored-down');
   t.is(late.session, bob.session);
 });
 
 test('a rekey refreshes attributes (peer, domain) but keeps since', (t) => {
-  const first = applyRule(undefined, cand('up', T0), T0, settings);
-  const next = applyRule(first.session, cand('up', T0 + H, { peer: '198.51.100.77', domain: 'other.example' }), T0 + H, settings);
+  const first = applyRule(undefined, candidate('up', T0), T0, settings);
+  const next = applyRule(first.session, candidate('up', T0 + H, { peer: '198.51.100.77', domain: 'other.example' }), T0 + H, settings);
   t.is(next.session?.peer, '198.51.100.77');
   t.is(next.session?.domain, 'other.example');
   t.is(next.session?.since, T0);

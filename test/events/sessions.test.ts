@@ -5,6 +5,7 @@ import { validateConfig } from '../../src/config.js';
 import type { PtimCandidate, PtimEvent } from '../../src/events/ptim-event.js';
 import { SessionTable } from '../../src/events/sessions.js';
 import { openStateDb, type StateDb } from '../../src/state-db.js';
+import { candidate } from '../helpers/candidates.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const T0 = Date.parse('2026-03-14T08:00:00.000Z');
@@ -12,22 +13,7 @@ const M = 60_000;
 const H = 60 * M;
 const config = validateConfig({ sessions: { rekeyGraceSeconds: 300 }, vpns: { short: { rekeyIntervalSeconds: 600 }, off: { rekeyIntervalSeconds: 0 } } });
 
-function cand(line: 'up' | 'down', at: number, over: Partial<PtimCandidate> = {}): PtimCandidate {
-  return {
-    line,
-    user: 'alice',
-    domain: 'corp.example',
-    ip: '10.20.0.5',
-    time: new Date(at).toISOString(),
-    device: 'srx-hq',
-    sender: '192.0.2.10',
-    vpn: 'ra-vpn',
-    tunnelId: '1',
-    flags: [],
-    pattern: `junos-iked/vpn-${line}`,
-    ...over,
-  };
-}
+const cand = (line: 'up' | 'down', at: number, over: Partial<PtimCandidate> = {}): PtimCandidate => candidate(line, at, { tunnelId: '1', ...over });
 
 function open(t: Parameters<typeof tempDir>[0], clock: 'wall' | 'capture', path?: string): { db: StateDb; table: SessionTable; path: string } {
   const file = path ?? join(tempDir(t), 'state.db');
