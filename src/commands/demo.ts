@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import type { Registry } from 'prom-client';
 import { parse as parseYaml } from 'yaml';
 import { runReplay } from '../bridge.js';
 import { validateConfig, type Config } from '../config.js';
@@ -12,7 +11,7 @@ import { BridgeError } from '../errors.js';
 import type { IdentityRow } from '../jims-sim/identity-table.js';
 import { SIM_SESSIONS_PATH } from '../jims-sim/paths.js';
 import type { JimsSim } from '../jims-sim/server.js';
-import { createLogger, type Logger } from '../log.js';
+import { createLogger } from '../log.js';
 import { createRegistry } from '../ops/metrics.js';
 import { untilSignal } from './until-signal.js';
 
