@@ -131,7 +131,8 @@ export function configJsonSchema(): unknown {
 }
 
 /**
- * Validates a parsed config object. Relative paths are resolved against `baseDir`.
+ * Validates a parsed config object. With `source`, relative paths are resolved against the directory
+ * of `source.file`; without it they stay as written.
  * @throws ConfigError naming the key (and the file and line, when `source` is given).
  */
 export function validateConfig(input: unknown, source?: { file: string; doc: Document; lines: LineCounter }): Config {
