@@ -20,13 +20,3 @@ export function makeEvent(n: number, state: PtimState, step = 0): PtimEvent {
   e.id = eventId(e);
   return e;
 }
-
-/** connect, rekey..., disconnect for each of `clients` IPs, interleaved across IPs as a firewall would. */
-export function sessionEvents(clients: number, rekeys = 1, first = 0): PtimEvent[] {
-  const out: PtimEvent[] = [];
-  const states: PtimState[] = ['connect', ...Array<PtimState>(rekeys).fill('rekey'), 'disconnect'];
-  states.forEach((state, step) => {
-    for (let n = first; n < first + clients; n++) out.push(makeEvent(n, state, step));
-  });
-  return out;
-}
