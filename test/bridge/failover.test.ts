@@ -1,7 +1,7 @@
 import test, { type ExecutionContext } from 'ava';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createTestCa } from '../helpers/jims-tls.js';
+import { createTestCa } from '../helpers/test-ca.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitUntil } from '../helpers/wait.js';
 import { clientIp, startBridgeProcess, startSim, vpnLine, type Sim } from './bridge-process.js';

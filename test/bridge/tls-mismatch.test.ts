@@ -2,7 +2,7 @@ import test, { type ExecutionContext } from 'ava';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { JimsSim } from '../../src/jims-sim/server.js';
-import { createTestCa } from '../helpers/jims-tls.js';
+import { createTestCa } from '../helpers/test-ca.js';
 import { tempDir } from '../helpers/tmp.js';
 import { startBridgeProcess, startSim } from './bridge-process.js';
 

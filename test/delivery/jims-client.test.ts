@@ -10,7 +10,7 @@ import type { BridgeError } from '../../src/errors.js';
 import { silentLogger, type Logger } from '../../src/log.js';
 import { startJimsSim, type JimsSim, type JimsSimOptions } from '../../src/jims-sim/server.js';
 import { jimsEvent } from '../helpers/jims-events.js';
-import { createTestCa } from '../helpers/jims-tls.js';
+import { createTestCa } from '../helpers/test-ca.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const SECRET = 's3cr3t-Value-That-Must-Not-Leak';

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createTestCa } from './jims-tls.js';
+import { createTestCa } from './test-ca.js';
 
 /** A test PKI made by `openssl`: paths to PEM files plus their contents. */
 export interface TestCerts {
