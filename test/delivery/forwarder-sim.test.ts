@@ -10,8 +10,9 @@ import type { JimsSim } from '../../src/jims-sim/server.js';
 import { silentLogger } from '../../src/log.js';
 import { openStateDb } from '../../src/state-db.js';
 import { runCli } from '../helpers/cli.js';
+import { waitUntil } from '../helpers/wait.js';
 import { makeEvent } from './make-events.js';
-import { startSim, until } from './sim-setup.js';
+import { startSim } from './sim-setup.js';
 
 /**
  * The delivery promises (DESIGN.md §5) against the real HTTPS simulator: real TLS with its CA,
@@ -88,7 +89,7 @@ test('JIMS down for a while, then back: every event arrives, in order per IP', a
     db.transaction(() => outbox.add(events.slice(i, i + 100)))();
     forwarder.notify();
   }
-  await until('retries while JIMS is down', async () => (await metric(registry, 'ptim_bridge_forwarder_retried_total')) >= 8);
+  await waitUntil(async () => (await metric(registry, 'ptim_bridge_forwarder_retried_total')) >= 8, 30_000, 'retries while JIMS is down');
   t.is(sim.events().received, 0);
   t.is(outbox.recount(), events.length, 'nothing left the outbox while JIMS was down');
   await sim.setBehaviour({ down: false });
@@ -107,7 +108,7 @@ test('503 storm (half the pushes fail, then all for a while): every event arrive
     forwarder.notify();
     if (i === 400) await sim.setBehaviour({ status: 503 });
   }
-  await until('503 retries', async () => (await metric(registry, 'ptim_bridge_forwarder_retried_total', { reason: '503' })) >= 10);
+  await waitUntil(async () => (await metric(registry, 'ptim_bridge_forwarder_retried_total', { reason: '503' })) >= 10, 30_000, '503 retries');
   await sim.setBehaviour({ status: undefined });
   await forwarder.drained();
   assertAllInOrder(t, sim, events);
@@ -147,7 +148,7 @@ test('400 -> dead letter -> `dlq retry` from another process -> delivered by the
 
   const retry = await runCli(['dlq', 'retry', String(letters[0]!.id), '--state', file]);
   t.is(retry.code, 0, retry.stderr);
-  await until('the retried events at JIMS', () => sim.events().unique === 10);
+  await waitUntil(() => sim.events().unique === 10, 30_000, 'the retried events at JIMS');
   await forwarder.drained();
   t.deepEqual(sim.events().events.map((e) => e.event.id), events.map((e) => e.id), 'in their original order');
   t.is(outbox.recount(), 0);

@@ -12,6 +12,7 @@ import { startJimsSim, type JimsSim, type JimsSimOptions } from '../../src/jims-
 import { jimsEvent } from '../helpers/jims-events.js';
 import { createTestCa } from '../helpers/test-ca.js';
 import { tempDir } from '../helpers/tmp.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const SECRET = 's3cr3t-Value-That-Must-Not-Leak';
 const SECRET_ENV = 'PTIM_TEST_JIMS_CLIENT_SECRET';
@@ -57,14 +58,6 @@ function capturingLogger(): { log: Logger; text: () => string } {
     },
   });
   return { log: pino({ level: 'trace' }, stream), text: () => chunks.join('') };
-}
-
-async function until(t: ExecutionContext, what: string, check: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) t.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 const batch = [jimsEvent('10.20.0.5'), jimsEvent('10.20.0.6', 'connect', { user: 'bob' })];
@@ -257,7 +250,7 @@ test('primary down, secondary up: delivered to the secondary, back to the primar
   t.regex(logs.text(), /JIMS primary failed; switching to the secondary/);
 
   await primary.setBehaviour({ down: false });
-  await until(t, 'the probe to find the primary again', () => c.active === 'primary');
+  await waitUntil(() => c.active === 'primary', 15_000, 'the probe to find the primary again');
   t.regex(logs.text(), /JIMS primary answers again/);
   t.deepEqual(await c.push([jimsEvent('10.20.0.10')]), { kind: 'delivered', accepted: 1, endpoint: 'primary' });
   t.is(primary.events().received, 3);

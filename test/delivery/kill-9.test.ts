@@ -3,8 +3,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { waitUntil } from '../helpers/wait.js';
 import { makeEvent } from './make-events.js';
-import { startSim, until } from './sim-setup.js';
+import { startSim } from './sim-setup.js';
 
 const childScript = fileURLToPath(new URL('./outbox-child.ts', import.meta.url));
 
@@ -42,17 +43,17 @@ test('kill -9 while events are in flight and JIMS hangs; restart; every accepted
   const { sim, dir, jimsInput } = await startSim(t, { batchSize: 100, concurrency: 4, timeoutMs: 120_000 });
   const file = join(dir, 'state.db');
   const first = startChild(t, file, jimsInput);
-  await until('child ready', () => first.lines.includes('ready'));
+  await waitUntil(() => first.lines.includes('ready'), 30_000, 'child ready');
 
   // Some events go through while JIMS is healthy...
   first.send('add 0 500');
-  await until('first events at JIMS', () => sim.events().unique >= 100);
+  await waitUntil(() => sim.events().unique >= 100, 30_000, 'first events at JIMS');
   // ...then JIMS stops answering: pushes stay in flight (no answer, no timeout before the kill).
   await sim.setBehaviour({ latencyMs: 600_000 });
   const requestsBefore = sim.stats().eventRequests;
   first.send('add 500 2500');
-  await until('all accepted', () => accepted(first) === 3000);
-  await until('a push in flight to the hanging JIMS', () => sim.stats().eventRequests > requestsBefore);
+  await waitUntil(() => accepted(first) === 3000, 30_000, 'all accepted');
+  await waitUntil(() => sim.stats().eventRequests > requestsBefore, 30_000, 'a push in flight to the hanging JIMS');
   const deliveredBeforeKill = sim.events().unique;
   t.true(deliveredBeforeKill < 3000, 'part of the events was still undelivered at the kill');
 
@@ -63,9 +64,9 @@ test('kill -9 while events are in flight and JIMS hangs; restart; every accepted
 
   await sim.setBehaviour({ latencyMs: 0 });
   const second = startChild(t, file, jimsInput);
-  await until('restarted child ready', () => second.lines.includes('ready'));
+  await waitUntil(() => second.lines.includes('ready'), 30_000, 'restarted child ready');
   second.send('drain');
-  await until('drained after restart', () => second.lines.includes('drained'), 60_000);
+  await waitUntil(() => second.lines.includes('drained'), 60_000, 'drained after restart');
 
   const summary = sim.events();
   const ids = new Set(summary.events.map((e) => e.event.id));

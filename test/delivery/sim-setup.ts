@@ -34,12 +34,3 @@ export async function startSim(t: ExecutionContext, jims: Record<string, unknown
   };
   return { sim, dir, jims: validateConfig({ jims: jimsInput }).jims, jimsInput };
 }
-
-/** Polls `check` until it returns true; fails with `what` after the deadline. Not a sleep: it stops as soon as the condition holds. */
-export async function until(what: string, check: () => boolean | Promise<boolean>, deadlineMs = 30_000): Promise<void> {
-  const end = Date.now() + deadlineMs;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise<void>((resolve) => setTimeout(resolve, 20));
-  }
-}
