@@ -21,8 +21,8 @@ import { lockState, type StateLock } from './state-lock.js';
 
 /**
  * The composition root (DESIGN.md §1): builds the pipeline from a frozen config, for the live
- * relay (`run`) and for a delivering replay. Everything here is wiring; the behaviour lives in the
- * modules it joins.
+ * relay (`run`, also with --dry-run) and for replay (delivering or --dry-run). Everything here is
+ * wiring; the behaviour lives in the modules it joins.
  */
 export interface BridgeDeps {
   config: Config;

@@ -65,7 +65,7 @@ export interface ReplayCapturesOptions {
   afterChunk?: () => void | Promise<void>;
 }
 
-/** The dry run's stand-in for the session table: every up is a connect, every down a disconnect. */
+/** The default without a session table (pattern coverage, tests): every up is a connect, every down a disconnect. */
 export function lineStateEvents(candidate: PtimCandidate): readonly PtimEvent[] {
   return [toEvent(candidate, candidate.line === 'up' ? 'connect' : 'disconnect')];
 }
