@@ -115,6 +115,24 @@ test('503 storm (half the pushes fail, then all for a while): every event arrive
   t.true((sim.stats().byStatus['503'] ?? 0) >= 10);
 });
 
+test('slow JIMS (2 s per request): every event arrives once, in order per IP, with pushes in parallel', async (t) => {
+  // The default 10 s request timeout is well above 2 s: slowness alone must cause no retry.
+  const { sim, dir, jims } = await startSim(t, { batchSize: 25, concurrency: 4 }, { latencyMs: 2000 });
+  const { db, outbox, forwarder, registry } = await bridgeParts(t, dir, jims);
+  const events = sessions(60);
+  db.transaction(() => outbox.add(events))();
+  const started = Date.now();
+  forwarder.start();
+  await forwarder.drained();
+  const elapsed = Date.now() - started;
+  assertAllInOrder(t, sim, events);
+  t.is(sim.events().duplicates, 0, 'nothing sent twice');
+  t.is(await metric(registry, 'ptim_bridge_forwarder_retried_total'), 0);
+  // 150 events = 6 batches of 25: one after another they would take >= 12 s of JIMS time alone.
+  t.true(sim.stats().eventRequests >= 6);
+  t.true(elapsed < 11_000, `pushes overlapped: drained in ${elapsed} ms`);
+});
+
 test('429 with Retry-After: the batch waits at least as long as JIMS asked', async (t) => {
   // Without Retry-After the backoff would retry within 50 ms.
   const { sim, dir, jims } = await startSim(t, { retryMinDelayMs: 10, retryMaxDelayMs: 50 }, { next: { status: 429, retryAfter: '1' } });
