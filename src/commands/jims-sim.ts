@@ -5,6 +5,7 @@ import { createLogger } from '../log.js';
 import type { BehaviourChange } from '../jims-sim/behaviour.js';
 import { SIM_SESSIONS_PATH } from '../jims-sim/paths.js';
 import type { JimsSim } from '../jims-sim/server.js';
+import { SECRET_ENV } from './delivery-flags.js';
 import { untilSignal } from './until-signal.js';
 
 interface JimsSimFlags {
@@ -22,8 +23,6 @@ interface JimsSimFlags {
   writeCa?: string;
 }
 
-export const SIM_SECRET_ENV = 'PTIM_JIMS_CLIENT_SECRET';
-
 export function registerJimsSimCommand(program: Command): void {
   program
     .command('jims-sim')
@@ -32,7 +31,7 @@ export function registerJimsSimCommand(program: Command): void {
     .option('--tls-cert <file>', 'server certificate (PEM); without it a self-signed one is generated')
     .option('--tls-key <file>', 'private key (PEM) of --tls-cert')
     .requiredOption('--client-id <id>', 'OAuth2 client id the bridge must present')
-    .option('--client-secret <secret>', `OAuth2 client secret (visible in ps: prefer the ${SIM_SECRET_ENV} environment variable)`)
+    .option('--client-secret <secret>', `OAuth2 client secret (visible in ps: prefer the ${SECRET_ENV} environment variable)`)
     .option('--token-lifetime <seconds>', 'expires_in of issued tokens', '3600')
     .option('--fail-rate <0-1>', 'share of requests answered with an error status (see --status, default 503)')
     .option('--latency-ms <ms>', 'delay before every answer')
@@ -48,14 +47,14 @@ Endpoints (paths as in the bridge's defaults):
   GET  ${SIM_SESSIONS_PATH}   the identity table: [{ip, user, domain, device, since}]
 
 Examples:
-  $ ${SIM_SECRET_ENV}=demo-secret ptim-bridge jims-sim --listen https://127.0.0.1:8443 --client-id bridge --write-ca jims-ca.pem
+  $ ${SECRET_ENV}=demo-secret ptim-bridge jims-sim --listen https://127.0.0.1:8443 --client-id bridge --write-ca jims-ca.pem
   $ ptim-bridge jims-sim --client-id bridge --client-secret demo --status 503 --retry-after 5
   $ ptim-bridge jims-sim --client-id bridge --client-secret demo --fail-rate 0.2 --latency-ms 2000
   $ curl --cacert jims-ca.pem https://127.0.0.1:8443${SIM_SESSIONS_PATH}`)
     .action(async (flags: JimsSimFlags) => {
       const listen = parseListen(flags.listen);
-      const secret = flags.clientSecret ?? process.env[SIM_SECRET_ENV];
-      if (!secret) throw new BridgeError('ERR_USAGE', `No client secret: export ${SIM_SECRET_ENV}=... (or pass --client-secret for a demo).`);
+      const secret = flags.clientSecret ?? process.env[SECRET_ENV];
+      if (!secret) throw new BridgeError('ERR_USAGE', `No client secret: export ${SECRET_ENV}=... (or pass --client-secret for a demo).`);
       if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined)) {
         throw new BridgeError('ERR_USAGE', 'Expected --tls-cert and --tls-key together, got only one of them. Give both, or neither for a generated self-signed certificate.');
       }
