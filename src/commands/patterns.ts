@@ -8,6 +8,7 @@ import { captureCoverage, formatCoverage } from '../patterns/coverage.js';
 import { formatExampleFailures, runExamples } from '../patterns/examples.js';
 import { loadPatterns } from '../patterns/load.js';
 import type { PatternSet } from '../patterns/pattern-set.js';
+import { repeatable } from './repeatable.js';
 
 interface PatternOptions {
   patterns: string[];
@@ -144,7 +145,7 @@ function describeLine(set: PatternSet, line: string): Record<string, unknown> {
 
 function withPatternOptions(command: Command): Command {
   return command
-    .option('-p, --patterns <dir>', 'extra pattern folder or file (repeatable; later ones override earlier rules by id)', collect, [])
+    .option('-p, --patterns <dir>', 'extra pattern folder or file (repeatable; later ones override earlier rules by id)', repeatable, [])
     .option('-c, --config <file>', 'YAML config (patterns.shipped, patterns.dirs, vpns for coverage)')
     .option('--no-shipped', 'leave out the shipped patterns (as patterns.shipped: false)');
 }
@@ -153,10 +154,6 @@ function load(opts: PatternOptions): { set: PatternSet; config: ReturnType<typeo
   const config = loadConfig(opts.config);
   const set = loadPatterns({ shipped: opts.shipped && config.patterns.shipped, dirs: [...config.patterns.dirs, ...opts.patterns] });
   return { set, config };
-}
-
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
 }
 
 function parseCount(value: string): number {

@@ -5,6 +5,7 @@ import { loadConfig } from '../config.js';
 import { createLogger } from '../log.js';
 import { createRegistry } from '../ops/metrics.js';
 import { addDeliveryOptions, applyDeliveryFlags, type DeliveryFlags } from './delivery-flags.js';
+import { repeatable } from './repeatable.js';
 import { BridgeError } from '../errors.js';
 import type { ReplayProgress } from '../replay/replay-captures.js';
 import { NdjsonWriter } from '../replay/ndjson-writer.js';
@@ -29,7 +30,7 @@ export function registerReplayCommand(program: Command): void {
     .description('Replay captures through the pipeline and deliver their events to JIMS (flag `replayed`), or print them with --dry-run. Captures: syslog text in any line form (plain, gzip, - for standard input) or pcap/pcapng of syslog over UDP.')
     .argument('<files...>', 'capture files; gzip and pcap/pcapng are recognised by content; - reads standard input')
     .option('--dry-run', 'print the PTIM events as NDJSON on stdout instead of delivering them')
-    .option('-p, --patterns <dir>', 'extra pattern folder (repeatable; overrides shipped rules by id)', collect, [])
+    .option('-p, --patterns <dir>', 'extra pattern folder (repeatable; overrides shipped rules by id)', repeatable, [])
     .option('-c, --config <file>', 'YAML config (jims, vpns.<name>.domain aliases, patterns, limits)')
     .option('--now <time>', 'receipt time for text lines (ISO 8601): decides the year of RFC 3164 times and stands in for lines without one; default: the file\'s modification time (packet captures use each packet\'s time)')
     .option('--state <file>', 'with --dry-run: session state file to use and keep (a later replay with the same file continues its sessions; default: a temporary one). Delivering: the state file whose durable outbox carries the events (default: sessions.state)')
@@ -104,10 +105,6 @@ async function metricTotal(registry: Registry, name: string): Promise<number> {
   const metric = registry.getSingleMetric(name);
   if (!metric) return 0;
   return (await metric.get()).values.reduce((sum, v) => sum + v.value, 0);
-}
-
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
 }
 
 function progressPrinter(): { update: (p: ReplayProgress) => void; message: (text: string) => void; done: () => void } {

@@ -5,6 +5,7 @@ import { startBridge } from '../bridge.js';
 import { createLogger } from '../log.js';
 import { createRegistry } from '../ops/metrics.js';
 import { addDeliveryOptions, applyDeliveryFlags, type DeliveryFlags } from './delivery-flags.js';
+import { repeatable } from './repeatable.js';
 import { untilSignal } from './until-signal.js';
 
 interface RunOptions extends DeliveryFlags {
@@ -24,9 +25,9 @@ export function registerRunCommand(program: Command): void {
     .command('run')
     .description('Listen for syslog (UDP, TCP, TLS), turn remote-access VPN up/down lines into PTIM events and deliver them to JIMS (or print them with --dry-run).')
     .option('-c, --config <file>', 'YAML config (listen, senders, tls, limits, patterns, vpns)')
-    .option('-l, --listen <url>', 'udp://HOST:PORT, tcp://HOST:PORT or tls://HOST:PORT (repeatable; replaces `listen` in the config)', collect)
-    .option('-p, --patterns <dir>', 'extra pattern folder (repeatable; overrides shipped rules by id)', collect)
-    .option('--allow-sender <cidr>', 'accept syslog from this address or network (repeatable; added to `senders.allow`)', collect)
+    .option('-l, --listen <url>', 'udp://HOST:PORT, tcp://HOST:PORT or tls://HOST:PORT (repeatable; replaces `listen` in the config)', repeatable)
+    .option('-p, --patterns <dir>', 'extra pattern folder (repeatable; overrides shipped rules by id)', repeatable)
+    .option('--allow-sender <cidr>', 'accept syslog from this address or network (repeatable; added to `senders.allow`)', repeatable)
     .option('--allow-any-sender', 'accept syslog from any address (anyone who reaches the port can inject identities)')
     .option('--tls-cert <file>', 'server certificate (PEM) for tls:// listeners')
     .option('--tls-key <file>', 'server private key (PEM) for tls:// listeners')
@@ -90,8 +91,4 @@ function withTlsFlags(config: Config, opts: RunOptions): Config {
   const cert = opts.tlsCert ?? config.tls.cert;
   const key = opts.tlsKey ?? config.tls.key;
   return { ...config, tls: { cert, key, clientCa: opts.tlsClientCa ?? config.tls.clientCa } };
-}
-
-function collect(value: string, previous: string[] | undefined): string[] {
-  return [...(previous ?? []), value];
 }
