@@ -136,6 +136,11 @@ export interface ReplayRunOptions extends BridgeDeps {
   onWaiting?: (backlog: number) => void;
 }
 
+export interface DeliveredReplaySummary extends ReplaySummary {
+  /** Events JIMS refused (4xx): they are in the dead-letter store, not delivered. */
+  refused: number;
+}
+
 /**
  * Replays captures and delivers their events (flag `replayed`) through the durable outbox, then
  * waits until JIMS took them all (or they went to the dead-letter store). The session table runs on
@@ -143,7 +148,7 @@ export interface ReplayRunOptions extends BridgeDeps {
  * the outbox is the state file's, so what a crash interrupts is delivered by the next start.
  * @throws BridgeError as `startBridge`, and ERR_INPUT_UNREADABLE for an unreadable capture.
  */
-export async function runReplay(options: ReplayRunOptions): Promise<ReplaySummary> {
+export async function runReplay(options: ReplayRunOptions): Promise<DeliveredReplaySummary> {
   const { config, log, registry } = options;
   const { checkJimsSettings, startDelivery } = await import('./delivery/delivery.js');
   checkJimsSettings(config.jims);
@@ -160,7 +165,7 @@ export async function runReplay(options: ReplayRunOptions): Promise<ReplaySummar
     } finally {
       clearInterval(waiting);
     }
-    return summary;
+    return { ...summary, refused: delivery.deadLettered() };
   } finally {
     await delivery?.close();
     sessionState.close();

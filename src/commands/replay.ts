@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import type { Registry } from 'prom-client';
 import { runDryRunReplay, runReplay } from '../bridge.js';
 import { loadConfig } from '../config.js';
 import { createLogger } from '../log.js';
@@ -70,9 +69,8 @@ Examples:
       if (!opts.dryRun) {
         const delivering = applyDeliveryFlags(config, { ...opts, state: undefined });
         const log = createLogger({ destination: 'stderr', level: delivering.log.level });
-        const registry = createRegistry();
         const summary = await runReplay({
-          config: delivering, log, registry, files, now, state: opts.state, patternDirs: opts.patterns,
+          config: delivering, log, registry: createRegistry(), files, now, state: opts.state, patternDirs: opts.patterns,
           onProgress: progress?.update,
           onWaiting: (backlog) => progress?.message(`waiting for JIMS to take the last ${backlog} events`),
         });
@@ -80,7 +78,7 @@ Examples:
         process.stderr.write(formatSummary(summary));
         log.flush();
         // "Returned" must not read as "delivered": events JIMS refused sit in the dead-letter store.
-        const refused = await metricTotal(registry, 'ptim_bridge_forwarder_dead_lettered_total');
+        const { refused } = summary;
         if (refused > 0) {
           const file = opts.state ?? delivering.sessions.state;
           throw new BridgeError(
@@ -98,13 +96,6 @@ Examples:
       progress?.done();
       process.stderr.write(formatSummary(summary));
     });
-}
-
-/** Sum of a counter over all its labels; 0 when nothing registered it. */
-async function metricTotal(registry: Registry, name: string): Promise<number> {
-  const metric = registry.getSingleMetric(name);
-  if (!metric) return 0;
-  return (await metric.get()).values.reduce((sum, v) => sum + v.value, 0);
 }
 
 function progressPrinter(): { update: (p: ReplayProgress) => void; message: (text: string) => void; done: () => void } {

@@ -24,6 +24,8 @@ export interface Delivery {
   /** The caller's transaction committed: wake the forwarder. */
   committed(): void;
   backlog(): number;
+  /** Events JIMS refused since the start (they are in the dead-letter store). */
+  deadLettered(): number;
   /** Resolves when everything queued reached JIMS or the dead-letter store. */
   drained(): Promise<void>;
   /** Stops pushing and closes the client: pushes in flight get STOP_GRACE_MS to finish, then are cut (their rows stay in the outbox). */
@@ -60,6 +62,7 @@ export async function startDelivery(db: StateDb, jims: Config['jims'], deps: { l
     queue: (events, receivedAt) => outbox.add(events, receivedAt),
     committed: () => forwarder.notify(),
     backlog: () => outbox.backlog(),
+    deadLettered: () => forwarder.deadLettered,
     drained: () => forwarder.drained(),
     async close() {
       const stopped = forwarder.stop();

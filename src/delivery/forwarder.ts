@@ -84,6 +84,7 @@ export class Forwarder {
   #lingerDue = 0;
   #pollTimer: NodeJS.Timeout | undefined;
   #batchCount = 0;
+  #deadLettered = 0;
   #waiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
 
   constructor(options: ForwarderOptions) {
@@ -114,6 +115,11 @@ export class Forwarder {
     this.#pollTimer = setInterval(() => this.notify(), POLL_MS);
     this.#pollTimer.unref();
     this.#pump();
+  }
+
+  /** Events this forwarder moved to the dead-letter table since it was made (JIMS refused them). */
+  get deadLettered(): number {
+    return this.#deadLettered;
   }
 
   /** Wake up: new rows were committed. Cheap; call once per committed tick. */
@@ -359,6 +365,7 @@ export class Forwarder {
       } else {
         const id = this.#outbox.deadLetter({ batchId: batch.id, status: outcome.status, body: outcome.body, rows: batch.rows });
         this.#metrics.deadLettered.inc(batch.rows.length);
+        this.#deadLettered += batch.rows.length;
         this.#log.error({ batch: batch.id, deadLetter: id, status: outcome.status, events: batch.rows.length }, 'JIMS rejected a batch; moved to the dead-letter table (see `ptim-bridge dlq list`)');
       }
       this.#finish(batch);
