@@ -289,7 +289,8 @@ export class SessionTable {
       const at = this.#clock === 'wall' ? now : Math.max(this.#clocks.get(device) ?? -Infinity, now);
       this.#watchDevice(device, at, events);
     }
-    if (this.#clock === 'wall' && devices.length > 1) events.sort(byTimeDeviceIp);
+    // Each device's events are in time order already (#watchDevice); the wall clock merges devices.
+    if (this.#clock === 'wall') events.sort(byTimeDeviceIp);
     if (!this.#inOwnTransaction) this.#flush();
     return events;
   }
@@ -323,6 +324,10 @@ export class SessionTable {
   #watchDevice(device: string, now: number, events: PtimEvent[]): void {
     const heap = this.#heaps.get(device);
     if (heap === undefined) return;
+    // A session that missed several deadlines is settled in one go, so its expiry can come out
+    // before an earlier one of another session: sorted below, the order is the deadlines' order
+    // whatever the heap held (a table reloaded after a restart holds fewer stale entries).
+    const found: PtimEvent[] = [];
     while (heap.peek() < now) {
       const { deadline, key } = heap.pop()!;
       const session = this.#sessions.get(key);
@@ -331,9 +336,11 @@ export class SessionTable {
       const watched = runWatch(session, now, this.#settings);
       this.#notes(watched.notes);
       if (watched.events.length > 0) this.#transitions('expire')?.inc();
-      events.push(...watched.events);
+      found.push(...watched.events);
       this.#put(key, watched.session, session);
     }
+    if (found.length > 1) found.sort(byTimeDeviceIp);
+    events.push(...found);
   }
 
   #put(key: string, next: Session | undefined, previous: Session | undefined): void {
