@@ -16,7 +16,7 @@ const caFile = join(dir, 'ca.pem');
 writeFileSync(caFile, sim.ca);
 const jims = validateConfig({ jims: { url: sim.url, clientId: 'b', clientSecret: 'env:MEASURE_SECRET', ca: caFile } }).jims;
 const c = await createJimsClient(jims, { log: silentLogger(), registry: new Registry() });
-const ev = (i: number) => toEvent({ line: 'up', user: `u${i}`, domain: 'corp.example', ip: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, time: new Date(1_770_000_000_000 + i).toISOString(), device: 'srx', sender: 'file', flags: [], pattern: 'x/y', tunnelId: String(i) }, 'connect');
+const ev = (i: number) => toEvent({ line: 'up', user: `u${i}`, domain: 'corp.example', ip: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, time: new Date(1_770_000_000_000 + i).toISOString(), device: 'srx', sender: 'file', flags: [], pattern: 'x/y', tunnelId: String(i), lineKey: String(i) }, 'connect');
 for (const [size, conc] of [[500, 4], [500, 1], [100, 4]] as const) {
   const batches = Array.from({ length: Math.ceil(100_000 / size) }, (_, b) => Array.from({ length: size }, (_, k) => ev(b * size + k)));
   await c.push(batches[0]!);

@@ -28,6 +28,7 @@ export class Intake {
   readonly #rateLog: RateLimitedLog;
   readonly #outcomes;
   readonly #failures;
+  readonly #rejected;
   #pending: ReceivedMessage[] = [];
   #scheduled = false;
 
@@ -41,9 +42,11 @@ export class Intake {
     this.#outcomes = {
       candidate: lines.labels({ outcome: 'candidate' }),
       skipped: lines.labels({ outcome: 'skipped' }),
+      rejected: lines.labels({ outcome: 'rejected' }),
       nearMiss: lines.labels({ outcome: 'near-miss' }),
       noise: lines.labels({ outcome: 'noise' }),
     };
+    this.#rejected = counter(options.registry, 'ptim_bridge_lines_rejected_total', 'Lines a rule matched but that were refused (could forge or move a mapping), by reason', ['reason']);
     this.#failures = counter(options.registry, 'ptim_bridge_intake_failed_total', 'Messages whose tick could not be committed to the state file (logged)');
   }
 
@@ -86,6 +89,12 @@ export class Intake {
       }
       case 'skipped':
         this.#outcomes.skipped.inc();
+        break;
+      case 'rejected':
+        this.#outcomes.rejected.inc();
+        this.#rejected.inc({ reason: outcome.reason });
+        // A refused line is what an attack looks like: logged (rate-limited) with who sent it.
+        this.#rateLog.warn(`rejected-${outcome.reason}`, { sender: msg.sender, transport: msg.transport, reason: outcome.reason, rule: outcome.ruleId, input: outcome.text.slice(0, 300) }, 'a VPN alarm was refused: it could forge or move an identity mapping (see reason)');
         break;
       case 'near-miss':
         this.#outcomes.nearMiss.inc();

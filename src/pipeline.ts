@@ -3,9 +3,12 @@ import type { Config } from './config.js';
 import { normalize, type SkipReason } from './events/normalize.js';
 import type { PtimCandidate } from './events/ptim-event.js';
 import { parseEnvelope } from './ingest/envelope.js';
+import type { Envelope } from './pipeline-records.js';
 import { RateLimitedLog, type Logger } from './log.js';
 import { counter } from './ops/metrics.js';
-import type { Envelope, PatternMatch, ReceivedMessage } from './pipeline-records.js';
+import type { RejectReason } from './patterns/field-integrity.js';
+import type { Recognition } from './patterns/pattern-set.js';
+import type { ReceivedMessage } from './pipeline-records.js';
 
 /**
  * What the pipeline needs of a pattern set (src/patterns/pattern-set.ts `PatternSet` has all of
@@ -13,13 +16,14 @@ import type { Envelope, PatternMatch, ReceivedMessage } from './pipeline-records
  */
 export interface LineMatcher {
   readonly literals: readonly string[];
-  match(text: string): PatternMatch | undefined;
-  isNearMiss(text: string): boolean;
+  recognise(envelope: Envelope): Recognition;
 }
 
 export type LineOutcome =
   | { kind: 'candidate'; candidate: PtimCandidate }
   | { kind: 'skipped'; ruleId: string; reason: SkipReason }
+  /** A rule matched, but the line is refused: it could forge or move someone's mapping. */
+  | { kind: 'rejected'; ruleId: string; reason: RejectReason; text: string }
   | { kind: 'near-miss'; text: string }
   | { kind: 'noise' };
 
@@ -67,9 +71,20 @@ export class LinePipeline {
     try {
       // Invalid UTF-8 (kmd writes garbage into Local IKE-ID) decodes to U+FFFD; it never throws.
       const envelope = parseEnvelope(msg.data.toString('utf8'), msg.receivedAt);
-      const text = matchText(envelope);
-      const match = this.#patterns.match(text);
-      if (!match) return this.#patterns.isNearMiss(text) ? { kind: 'near-miss', text } : { kind: 'noise' };
+      const recognised = this.#patterns.recognise(envelope);
+      switch (recognised.kind) {
+        case 'none':
+          return { kind: 'noise' };
+        case 'near-miss':
+          return { kind: 'near-miss', text: envelope.msg };
+        case 'rejected':
+          return { kind: 'rejected', ruleId: recognised.ruleId, reason: recognised.reason, text: envelope.msg };
+        case 'match':
+          break;
+        default:
+          return recognised satisfies never;
+      }
+      const match = recognised.match;
       const result = normalize(match, envelope, msg, this.#vpns);
       if (result.kind === 'skipped') return { kind: 'skipped', ruleId: match.ruleId, reason: result.reason };
       return result;
@@ -85,14 +100,4 @@ export class LinePipeline {
     for (const literal of this.#literals) if (data.indexOf(literal) >= 0) return true;
     return false;
   }
-}
-
-/**
- * The text patterns see: the message from the tag on, `TAG: text`, in every form. RFC 5424 puts the
- * tag in MSGID and only the text after the SD, so the tag is put back in front.
- */
-export function matchText(envelope: Envelope): string {
-  const { tag, msg } = envelope;
-  if (tag === undefined || msg.startsWith(tag)) return msg;
-  return `${tag}: ${msg}`;
 }

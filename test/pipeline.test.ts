@@ -1,5 +1,6 @@
 import test from 'ava';
-import { LinePipeline, matchText } from '../src/pipeline.js';
+import { alarmMessage } from '../src/patterns/alarm-message.js';
+import { LinePipeline } from '../src/pipeline.js';
 import type { ReceivedMessage } from '../src/pipeline-records.js';
 import { tinyPatterns } from './helpers/tiny-patterns.js';
 
@@ -24,11 +25,15 @@ test('pipeline: a down line keeps its reason', (t) => {
   t.like(out, { kind: 'candidate', candidate: { line: 'down', reason: 'Peer sent delete', pattern: 'tiny-ike/vpn-down' } });
 });
 
-test('pipeline: RFC 5424 puts the tag back in front of the text for the patterns', (t) => {
+test('pipeline: RFC 5424 with the tag as MSGID', (t) => {
   const line = `<30>1 2026-03-14T09:02:11.000Z srx-hq iked 4242 IKE_VPN_UP_ALARM_USER [junos@2636.1.1.1.2.129 a="b"] ${UP_BODY}`;
   t.like(pipeline.process(message(line)), { kind: 'candidate', candidate: { user: 'alice', device: 'srx-hq' } });
-  t.is(matchText({ format: 'rfc5424', tag: 'X_Y', msg: 'text' }), 'X_Y: text');
-  t.is(matchText({ format: 'bare', tag: 'X_Y', msg: 'X_Y: text' }), 'X_Y: text');
+  t.deepEqual(alarmMessage({ format: 'rfc5424', tag: 'X_Y', msgId: 'X_Y', msg: 'text' }), { tag: 'X_Y', body: 'text' });
+  t.deepEqual(alarmMessage({ format: 'bare', tag: 'X_Y', msg: 'X_Y: text' }), { tag: 'X_Y', body: 'text' });
+  // A MSGID naming another tag than the text's: neither is believed.
+  t.is(alarmMessage({ format: 'rfc5424', tag: 'X_Y', msgId: 'UI_CMDLINE_READ_LINE', msg: 'X_Y: text' }), undefined);
+  const other = `<30>1 2026-03-14T09:02:11.000Z srx-hq mgd 4242 UI_CMDLINE_READ_LINE - IKE_VPN_UP_ALARM_USER: ${UP_BODY}`;
+  t.is(pipeline.process(message(other)).kind, 'near-miss');
 });
 
 test('pipeline: site-to-site is skipped with the rule id', (t) => {
@@ -65,7 +70,7 @@ test('pipeline: a pattern that throws is counted and treated as noise', async (t
   const { silentLogger } = await import('../src/log.js');
   const registry = createRegistry();
   const broken = new LinePipeline({
-    patterns: { literals: ['VPN_UP_ALARM'], match: () => { throw new Error('boom'); }, isNearMiss: () => false },
+    patterns: { literals: ['VPN_UP_ALARM'], recognise: () => { throw new Error('boom'); } },
     registry,
     log: silentLogger(),
   });

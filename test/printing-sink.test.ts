@@ -8,7 +8,7 @@ import { waitUntil } from './helpers/wait.js';
 
 const candidate: PtimCandidate = {
   line: 'up', user: 'alice', domain: 'corp.example', ip: '10.20.0.5', time: '2026-03-14T09:02:11.000Z',
-  device: 'srx-hq', sender: '192.0.2.10', tunnelId: '500011', flags: [], pattern: 'junos-iked/vpn-up',
+  device: 'srx-hq', sender: '192.0.2.10', tunnelId: '500011', flags: [], pattern: 'junos-iked/vpn-up', lineKey: 'up',
 };
 const connect = toEvent(candidate, 'connect');
 const disconnect = toEvent({ ...candidate, line: 'down' }, 'disconnect');

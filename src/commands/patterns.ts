@@ -3,10 +3,11 @@ import { loadConfig } from '../config.js';
 import { createInterface } from 'node:readline';
 import { BridgeError } from '../errors.js';
 import { parseEnvelope } from '../ingest/envelope.js';
-import { matchText } from '../pipeline.js';
 import { captureCoverage, formatCoverage } from '../patterns/coverage.js';
 import { formatExampleFailures, runExamples } from '../patterns/examples.js';
 import { loadPatterns } from '../patterns/load.js';
+import { alarmMessage } from '../patterns/alarm-message.js';
+import { REJECT_WHY } from '../patterns/field-integrity.js';
 import type { PatternSet } from '../patterns/pattern-set.js';
 import { repeatable } from './repeatable.js';
 
@@ -130,17 +131,22 @@ function formatRules(set: PatternSet): string {
   return `rules (first match wins):\n${lines.join('\n')}\n`;
 }
 
-/** What `patterns match` prints for one line: the match, or why there is none. */
+/** What `patterns match` prints for one line: the match, why it is refused, or why there is none. */
 function describeLine(set: PatternSet, line: string): Record<string, unknown> {
-  const text = matchText(parseEnvelope(line, Date.now()));
-  const match = set.match(text);
-  if (match) return { text, ruleId: match.ruleId, state: match.state, fields: match.fields };
-  const tried = set.rules.filter((r) => text.includes(r.prefilter));
-  const misses = tried.map((r) => {
-    const why = set.explain(r.id, text);
-    return why ? { ruleId: r.id, stopsAt: `${r.file}:${why.fileLine}`, regex: why.regexText, column: why.offset + 1, textThere: text.slice(why.offset, why.offset + 60) } : { ruleId: r.id };
+  const envelope = parseEnvelope(line, Date.now());
+  const message = alarmMessage(envelope);
+  const text = message?.body ?? envelope.msg;
+  const tag = message?.tag ?? null;
+  const r = set.recognise(envelope);
+  if (r.kind === 'match') return { tag, text, ruleId: r.match.ruleId, state: r.match.state, fields: r.match.fields };
+  if (r.kind === 'rejected') return { tag, text, ruleId: r.ruleId, rejected: r.reason, why: REJECT_WHY[r.reason] };
+  const tried = set.rules.filter((rule) => message !== undefined && rule.tags.includes(message.tag) && text.includes(rule.prefilter));
+  const misses = tried.map((rule) => {
+    const why = set.explain(rule.id, text);
+    return why ? { ruleId: rule.id, stopsAt: `${rule.file}:${why.fileLine}`, regex: why.regexText, column: why.offset + 1, textThere: text.slice(why.offset, why.offset + 60) } : { ruleId: rule.id };
   });
-  return { text, ruleId: null, nearMiss: set.isNearMiss(text), ...(misses.length > 0 ? { misses } : {}) };
+  const untagged = message === undefined ? { note: 'the message does not start with a tag a rule reads, so no rule looks at it' } : {};
+  return { tag, text, ruleId: null, nearMiss: r.kind === 'near-miss', ...untagged, ...(misses.length > 0 ? { misses } : {}) };
 }
 
 function withPatternOptions(command: Command): Command {

@@ -73,6 +73,7 @@ export function normalize(match: PatternMatch, envelope: Envelope, msg: Received
   candidate.flags = flags;
   candidate.pattern = match.ruleId;
   candidate.line = match.state;
+  candidate.lineKey = `${candidate.device}\u0000${envelope.tag ?? ''}\u0000${envelope.msg}`;
   return { kind: 'candidate', candidate };
 }
 
@@ -82,14 +83,21 @@ function field(value: string | undefined): string | undefined {
   return v === '' ? undefined : v;
 }
 
+/** A distinguished name starts with an attribute type and `=` (`C=US, O=..`, `/C=US/CN=..`). */
+const DN_START = /^\/?[A-Za-z][A-Za-z0-9.]*=/;
+
 function personOf(aaaUser: string | undefined, remoteIkeId: string | undefined): string | undefined {
   if (aaaUser !== undefined && !NOT_A_VALUE.test(aaaUser)) return aaaUser;
   if (remoteIkeId === undefined || NOT_A_VALUE.test(remoteIkeId)) return undefined;
   if (remoteIkeId.startsWith('@')) return undefined;
   // An address-type IKE id names the peer's device, not a person.
   if (canonicalIp(remoteIkeId) !== undefined) return undefined;
-  const cn = /(?:^|[,/]\s*)CN=([^,/]+)/i.exec(remoteIkeId);
-  if (cn) return cn[1]!.trim() || undefined;
+  // A CN is read only from a distinguished name (the id starts with an attribute, `C=`/`CN=`/...):
+  // an e-mail or name id such as `mallory@corp, CN=admin` is the client's own choice of text.
+  if (DN_START.test(remoteIkeId)) {
+    const cn = /(?:^|[,/]\s*)CN=([^,/]+)/i.exec(remoteIkeId);
+    return cn ? cn[1]!.trim() || undefined : undefined;
+  }
   return remoteIkeId;
 }
 

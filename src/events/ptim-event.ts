@@ -46,6 +46,11 @@ export type LineState = 'up' | 'down';
  */
 export interface PtimCandidate extends Omit<PtimEvent, 'id' | 'state'> {
   line: LineState;
+  /**
+   * What identifies the line itself: device, tag and message text (not the syslog header, which
+   * relays rewrite). Two arrivals with the same key are one line sent twice. Never sent to JIMS.
+   */
+  lineKey: string;
 }
 
 /**
@@ -59,7 +64,7 @@ export function eventId(e: Pick<PtimEvent, 'device' | 'ip' | 'tunnelId' | 'user'
 
 /** Builds an event from a candidate and the state the session table chose. */
 export function toEvent(c: PtimCandidate, state: PtimState, extraFlags: readonly PtimFlag[] = []): PtimEvent {
-  const { line: _line, ...rest } = c;
+  const { line: _line, lineKey: _lineKey, ...rest } = c;
   const flags = [...c.flags];
   for (const f of extraFlags) if (!flags.includes(f)) flags.push(f);
   const event: PtimEvent = { id: '', state, ...rest, flags };

@@ -250,6 +250,7 @@ function candidateOf(s: Session, at: number, pattern: string, time = new Date(at
     sender: s.sender,
     flags: [...s.lineFlags],
     pattern,
+    lineKey: '',
   };
   Object.assign(c, optional(s));
   return c;

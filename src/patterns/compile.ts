@@ -8,6 +8,9 @@ export const REQUIRED_CAPTURES: Readonly<Record<LineState, readonly string[]>> =
   down: ['vpn', 'peer', 'localIp', 'gateway', 'tunnelId', 'remoteIkeId', 'aaaUser', 'tsRemote', 'reason'],
 };
 
+/** Every capture the normalizer reads; garbage is tolerated only in the others (field-integrity.ts). */
+export const READ_CAPTURES: ReadonlySet<string> = new Set([...REQUIRED_CAPTURES.up, ...REQUIRED_CAPTURES.down]);
+
 const REFERENCE = /\{\{([\w$]+)\}\}/g;
 
 /** The `{{name}}` references in a regex source, in order of appearance. */
@@ -74,6 +77,16 @@ export class DefinitionTable {
   }
 }
 
+/**
+ * A rule reads the whole message after its tag: anchored at both ends, so no prefix can be skipped
+ * and no tail ignored (alarm-message.ts drops trailing blanks, which a `[ \t]*$` here would make
+ * quadratic after a free-text field). The newlines keep a `#` comment on the rule's last
+ * line from swallowing the closing parenthesis (free-spacing mode).
+ */
+export function anchored(source: string): string {
+  return `^(?:\n${source}\n)$`;
+}
+
 export interface CompiledRegex {
   regex: RegExp;
   /** Name of each capturing group by position (index 0 = group 1); null for unnamed groups. */
@@ -93,7 +106,7 @@ export function compileRule(
   const subs = definitions.subpatternsFor(rule.regex, where);
   let regex: RegExp;
   try {
-    regex = XRegExp.build(rule.regex, subs, 'x');
+    regex = XRegExp.build(anchored(rule.regex), subs, 'x');
   } catch (error) {
     throw patternError(`The regex of rule \`${rule.ruleId}\` does not compile: ${(error as Error).message}`, { ...where, cause: error });
   }

@@ -3,7 +3,7 @@ import type { Config } from '../config.js';
 import { LinePipeline } from '../pipeline.js';
 import { replayCaptures, type ReplaySummary } from '../replay/replay-captures.js';
 import { NdjsonWriter } from '../replay/ndjson-writer.js';
-import { printable } from '../replay/report.js';
+import { formatRejected, printable } from '../replay/report.js';
 import type { PatternSet } from './pattern-set.js';
 
 /**
@@ -54,6 +54,7 @@ export function formatCoverage(set: PatternSet, s: ReplaySummary): string {
       out.push(`  ${reason.padEnd(18)} ${id.padEnd(width)}  ${n(count).padStart(9)}  ${SKIP_WHY[reason] ?? ''}`.trimEnd());
     }
   }
+  out.push(...formatRejected(s));
   out.push(`near misses (look like VPN events, matched no rule): ${n(s.nearMisses)}`);
   // Capture text is untrusted: an ESC in it must not drive the operator's terminal.
   for (const text of s.nearMissExamples) out.push(`  | ${printable(text)}`);

@@ -1,7 +1,9 @@
+import { parseEnvelope } from '../ingest/envelope.js';
 import type { PatternMatch } from '../pipeline-records.js';
+import { alarmMessage } from './alarm-message.js';
 import { around } from './explain.js';
 import type { ExampleSource } from './pattern-file.js';
-import type { PatternSet } from './pattern-set.js';
+import type { PatternSet, Recognition } from './pattern-set.js';
 
 /** One difference between what an example expects and what the set produced. */
 export interface ExampleMismatch {
@@ -15,6 +17,7 @@ export interface ExampleResult {
   example: ExampleSource;
   /** What the set produced for the example's line. */
   match: PatternMatch | undefined;
+  recognition: Recognition;
   mismatches: readonly ExampleMismatch[];
   /** The example expects a rule a user folder disabled: not run, not a failure. */
   skipped?: true;
@@ -25,16 +28,19 @@ export interface ExampleResult {
  * Pure; never throws.
  */
 export function runExample(set: PatternSet, example: ExampleSource): ExampleResult {
-  const match = set.match(example.text);
-  if (example.expect.kind === 'rule' && set.disabled.includes(example.expect.ruleId)) return { example, match, mismatches: [], skipped: true };
+  const envelope = parseEnvelope(example.text, Date.now());
+  const recognition = set.recognise(envelope);
+  const match = recognition.kind === 'match' ? recognition.match : undefined;
+  if (example.expect.kind === 'rule' && set.disabled.includes(example.expect.ruleId)) return { example, match, recognition, mismatches: [], skipped: true };
   const mismatches: ExampleMismatch[] = [];
-  const got = match ? match.ruleId : 'no match';
+  const got = describe(recognition);
+  const body = alarmMessage(envelope)?.body ?? envelope.msg;
   const expect = example.expect;
   switch (expect.kind) {
     case 'rule': {
       if (!match || match.ruleId !== expect.ruleId) {
         const loaded = set.rules.some((r) => r.id === expect.ruleId);
-        mismatches.push({ what: 'rule', expected: loaded ? expect.ruleId : `${expect.ruleId} (no such rule is loaded)`, got: hintFor(set, example.text, match, got, expect.ruleId) });
+        mismatches.push({ what: 'rule', expected: loaded ? expect.ruleId : `${expect.ruleId} (no such rule is loaded)`, got: recognition.kind === 'match' || recognition.kind === 'rejected' ? got : hintFor(set, body, envelope.tag, expect.ruleId) });
         break;
       }
       for (const [field, want] of Object.entries(example.fields)) {
@@ -46,16 +52,35 @@ export function runExample(set: PatternSet, example: ExampleSource): ExampleResu
       break;
     }
     case 'no-match':
-      if (match) mismatches.push({ what: 'rule', expected: 'no match', got });
+      if (recognition.kind === 'match' || recognition.kind === 'rejected') mismatches.push({ what: 'rule', expected: 'no match', got });
       break;
     case 'near-miss':
-      if (match) mismatches.push({ what: 'rule', expected: 'no match (a near miss)', got });
-      else if (!set.isNearMiss(example.text)) mismatches.push({ what: 'near miss', expected: 'a near miss', got: 'noise (contains no literal of the set)' });
+      if (recognition.kind === 'match' || recognition.kind === 'rejected') mismatches.push({ what: 'rule', expected: 'no match (a near miss)', got });
+      else if (recognition.kind === 'none') mismatches.push({ what: 'near miss', expected: 'a near miss', got: 'noise (contains no literal of the set)' });
+      break;
+    case 'rejected':
+      if (recognition.kind !== 'rejected' || (expect.reason !== undefined && recognition.reason !== expect.reason)) {
+        mismatches.push({ what: 'rule', expected: `rejected${expect.reason ? ` (${expect.reason})` : ''}`, got });
+      }
       break;
     default:
       expect satisfies never;
   }
-  return { example, match, mismatches };
+  return { example, match, recognition, mismatches };
+}
+
+function describe(r: Recognition): string {
+  switch (r.kind) {
+    case 'match':
+      return r.match.ruleId;
+    case 'rejected':
+      return `rejected (${r.reason}) by ${r.ruleId}`;
+    case 'near-miss':
+    case 'none':
+      return 'no match';
+    default:
+      return r satisfies never;
+  }
 }
 
 /** Runs every inline example of the set, in load order. */
@@ -88,12 +113,14 @@ export function formatExampleFailures(results: readonly ExampleResult[]): string
  * When a line matched no rule, say whether any prefilter occurred (the first thing to tune) and
  * where the expected rule's regex stopped matching (the second).
  */
-function hintFor(set: PatternSet, text: string, match: PatternMatch | undefined, got: string, expected: string): string {
-  if (match) return got;
-  const withLiteral = set.rules.filter((r) => text.includes(r.prefilter)).map((r) => r.id);
+function hintFor(set: PatternSet, text: string, tag: string | undefined, expected: string): string {
+  const rule = set.rules.find((r) => r.id === expected);
+  if (rule && (tag === undefined || !rule.tags.includes(tag))) {
+    return `no match (${tag === undefined ? 'the message does not start with a tag' : `the message's tag is ${tag}`}; ${expected} reads ${rule.tags.join(', ')})`;
+  }
+  const withLiteral = set.rules.filter((r) => tag !== undefined && r.tags.includes(tag) && text.includes(r.prefilter)).map((r) => r.id);
   if (withLiteral.length === 0) return 'no match (no rule\'s prefilter occurs in the line)';
   const lines = [`no match (prefilter found for ${withLiteral.join(', ')}, but the regex did not match)`];
-  const rule = set.rules.find((r) => r.id === expected);
   const why = rule ? set.explain(rule.id, text) : undefined;
   if (rule && why) {
     const at = why.fromRegexLine === why.toRegexLine ? `line ${why.fromRegexLine}` : `lines ${why.fromRegexLine}-${why.toRegexLine}`;

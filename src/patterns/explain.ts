@@ -39,7 +39,8 @@ export function explainMiss(
     }
     let regex: RegExp;
     try {
-      regex = XRegExp.build(prefix, definitions.subpatternsFor(prefix, { file: '', line: 0 }), 'x');
+      // Anchored at the start as the rule itself is (compile.ts `anchored`).
+      regex = XRegExp.build(`^\n${prefix}`, definitions.subpatternsFor(prefix, { file: '', line: 0 }), 'x');
     } catch {
       continue;
     }

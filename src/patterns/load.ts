@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PatternError } from '../errors.js';
 import { compileRule, DefinitionTable } from './compile.js';
+import { fieldLabels } from './field-integrity.js';
 import { patternError, parsePatternFile, type DefinitionSource, type ExampleSource, type PatternFile, type RuleSource } from './pattern-file.js';
 import { createPatternSet, type CompiledRule, type PatternSet } from './pattern-set.js';
 
@@ -96,7 +97,8 @@ export function buildPatternSet(groups: readonly (readonly PatternFile[])[]): Pa
     }
     const { regex, captureNames } = compileRule(rule, table);
     rules.push({
-      id: rule.ruleId, state: rule.state, prefilter: rule.prefilter, regex, captureNames, file: rule.file, line: rule.line,
+      id: rule.ruleId, state: rule.state, tags: rule.tags, daemons: rule.daemons, labels: fieldLabels(rule.regex),
+      prefilter: rule.prefilter, regex, captureNames, file: rule.file, line: rule.line,
       source: rule.regex, regexLine: rule.regexLine,
       ...(rule.description === undefined ? {} : { description: rule.description }),
     });

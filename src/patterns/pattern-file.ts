@@ -1,6 +1,7 @@
 import { LineCounter, isMap, isNode, parseDocument, type Document } from 'yaml';
 import { describeValue, PatternError } from '../errors.js';
 import type { LineState } from '../events/ptim-event.js';
+import { REJECT_REASONS, type RejectReason } from './field-integrity.js';
 
 /**
  * One pattern file, parsed and shape-checked but not yet compiled: the format documented in
@@ -25,11 +26,23 @@ export interface DefinitionSource {
 }
 
 export type RuleSource =
-  | { kind: 'rule'; id: string; ruleId: string; state: LineState; prefilter: string; regex: string; description?: string; file: string; line: number; regexLine: number }
+  | {
+    kind: 'rule'; id: string; ruleId: string; state: LineState;
+    /** The tags whose messages the rule reads (the message must start with one). */
+    tags: readonly string[];
+    /** The daemons that write them; a line naming another daemon is refused. Empty = any. */
+    daemons: readonly string[];
+    prefilter: string; regex: string; description?: string; file: string; line: number; regexLine: number;
+  }
   | { kind: 'disabled'; id: string; ruleId: string; file: string; line: number };
 
 /** What an example expects: a rule (by full id), no rule at all, or no rule but a near miss. */
-export type ExampleExpectation = { kind: 'rule'; ruleId: string } | { kind: 'no-match' } | { kind: 'near-miss' };
+export type ExampleExpectation =
+  | { kind: 'rule'; ruleId: string }
+  | { kind: 'no-match' }
+  | { kind: 'near-miss' }
+  /** A rule matched but the line is refused (field integrity, foreign daemon); `reason` when given. */
+  | { kind: 'rejected'; reason?: RejectReason };
 
 export interface ExampleSource {
   name?: string;
@@ -44,8 +57,10 @@ export interface ExampleSource {
 const NAME = /^[a-z0-9][a-z0-9._-]*$/;
 const DEFINITION_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const TOP_KEYS = ['set', 'description', 'nearMiss', 'definitions', 'rules', 'examples'] as const;
-const RULE_KEYS = ['id', 'state', 'prefilter', 'regex', 'description', 'disabled'] as const;
-const EXAMPLE_KEYS = ['name', 'line', 'expect', 'fields'] as const;
+const RULE_KEYS = ['id', 'state', 'tags', 'daemons', 'prefilter', 'regex', 'description', 'disabled'] as const;
+const TAG = /^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$/;
+const DAEMON = /^[^\s[\]:]{1,64}$/;
+const EXAMPLE_KEYS = ['name', 'line', 'expect', 'reason', 'fields'] as const;
 
 type Path = ReadonlyArray<string | number>;
 
@@ -113,13 +128,25 @@ export function parsePatternFile(text: string, file: string): PatternFile {
       throw v.fail([...path, 'disabled'], `Expected \`disabled\` true or false, got ${describeValue(r.disabled)}`, ruleId);
     }
     if (r.disabled === true) {
-      const extra = ['state', 'prefilter', 'regex'].filter((k) => r[k] !== undefined);
+      const extra = ['state', 'tags', 'daemons', 'prefilter', 'regex'].filter((k) => r[k] !== undefined);
       if (extra.length > 0) throw v.fail(path, `Rule \`${ruleId}\` is disabled but also sets ${extra.join(', ')}; drop them or drop \`disabled\``, ruleId);
       return { kind: 'disabled', id, ruleId, file, line };
     }
     if (r.state !== 'up' && r.state !== 'down') {
       throw v.fail(r.state === undefined ? path : [...path, 'state'], `Expected \`state\` of rule \`${ruleId}\` to be up or down, got ${describeValue(r.state)}`, ruleId);
     }
+    if (r.tags === undefined) {
+      throw v.fail(path, `Rule \`${ruleId}\` has no \`tags\`: list the tags whose messages it reads (e.g. tags: [IKE_VPN_UP_ALARM_USER]); a rule only sees messages that start with one of them (patterns/README.md)`, ruleId);
+    }
+    const tags = v.list(r.tags, [...path, 'tags']).map((tag, k) => {
+      if (typeof tag === 'string' && TAG.test(tag)) return tag;
+      throw v.fail([...path, 'tags', k], `Expected a tag in upper case with underscores (IKE_VPN_UP_ALARM_USER), got ${describeValue(tag)}`, ruleId);
+    });
+    if (tags.length === 0) throw v.fail([...path, 'tags'], `Rule \`${ruleId}\` lists no tags; name at least one`, ruleId);
+    const daemons = v.list(r.daemons, [...path, 'daemons']).map((daemon, k) => {
+      if (typeof daemon === 'string' && DAEMON.test(daemon)) return daemon;
+      throw v.fail([...path, 'daemons', k], `Expected a daemon name as syslog writes it (iked, kmd), got ${describeValue(daemon)}`, ruleId);
+    });
     const prefilter = v.string(r.prefilter, [...path, 'prefilter'], 'a literal text that every matching line contains', ruleId);
     if (prefilter.length < 3) {
       throw v.fail([...path, 'prefilter'], `Expected the prefilter of \`${ruleId}\` to be at least 3 characters, got ${describeValue(prefilter)}: a short one lets noise reach the regex`, ruleId);
@@ -127,7 +154,7 @@ export function parsePatternFile(text: string, file: string): PatternFile {
     const regex = v.string(r.regex, [...path, 'regex'], 'an XRegExp source (free-spacing)', ruleId);
     const desc = v.optionalString(r.description, [...path, 'description'], ruleId);
     return {
-      kind: 'rule', id, ruleId, state: r.state, prefilter, regex, file, line,
+      kind: 'rule', id, ruleId, state: r.state, tags, daemons, prefilter, regex, file, line,
       regexLine: v.line([...path, 'regex']),
       ...(desc === undefined ? {} : { description: desc }),
     };
@@ -142,13 +169,18 @@ export function parsePatternFile(text: string, file: string): PatternFile {
     v.keys(e, path, EXAMPLE_KEYS, `example ${i + 1}`);
     const name = v.optionalString(e.name, [...path, 'name']);
     const text = v.string(e.line, [...path, 'line'], 'the text of a log line');
-    const expectRaw = v.string(e.expect, [...path, 'expect'], 'a rule id, "no-match" or "near-miss"');
+    const expectRaw = v.string(e.expect, [...path, 'expect'], 'a rule id, "no-match", "near-miss" or "rejected"');
     let expect: ExampleExpectation;
+    if (e.reason !== undefined && expectRaw !== 'rejected') throw v.fail([...path, 'reason'], `\`reason\` goes with \`expect: rejected\`; drop it or expect rejected`);
     if (expectRaw === 'no-match' || expectRaw === 'near-miss') expect = { kind: expectRaw };
-    else {
+    else if (expectRaw === 'rejected') {
+      if (e.reason === undefined) expect = { kind: 'rejected' };
+      else if (typeof e.reason === 'string' && (REJECT_REASONS as readonly string[]).includes(e.reason)) expect = { kind: 'rejected', reason: e.reason as RejectReason };
+      else throw v.fail([...path, 'reason'], `Expected \`reason\` to be one of ${REJECT_REASONS.join(', ')}, got ${describeValue(e.reason)}`);
+    } else {
       const full = expectRaw.includes('/') ? expectRaw : `${set}/${expectRaw}`;
       if (!/^[a-z0-9][a-z0-9._-]*\/[a-z0-9][a-z0-9._-]*$/.test(full)) {
-        throw v.fail([...path, 'expect'], `Expected \`expect\` to be a rule id (\`vpn-up\` or \`set/vpn-up\`), no-match or near-miss, got ${describeValue(expectRaw)}`);
+        throw v.fail([...path, 'expect'], `Expected \`expect\` to be a rule id (\`vpn-up\` or \`set/vpn-up\`), no-match, near-miss or rejected, got ${describeValue(expectRaw)}`);
       }
       expect = { kind: 'rule', ruleId: full };
     }

@@ -1,13 +1,21 @@
 import type { LineState } from '../events/ptim-event.js';
-import type { PatternMatch } from '../pipeline-records.js';
-import type { DefinitionTable } from './compile.js';
+import { parseEnvelope } from '../ingest/envelope.js';
+import type { Envelope, PatternMatch } from '../pipeline-records.js';
+import { alarmMessage } from './alarm-message.js';
+import { READ_CAPTURES, type DefinitionTable } from './compile.js';
 import { explainMiss, type MissExplanation } from './explain.js';
+import { checkFields, type RejectReason } from './field-integrity.js';
 import type { ExampleSource } from './pattern-file.js';
 
 export interface CompiledRule {
   /** "<set>/<rule>", e.g. "junos-iked/vpn-up". */
   id: string;
   state: LineState;
+  /** Tags whose messages the rule reads; daemons that may write them (empty = any). */
+  tags: readonly string[];
+  daemons: readonly string[];
+  /** Field labels of the rule (`AAA username:`...), from its regex (field-integrity.ts). */
+  labels: readonly string[];
   /** A literal every line this rule matches contains; the regex runs only when it occurs. */
   prefilter: string;
   regex: RegExp;
@@ -32,13 +40,29 @@ export interface PatternSet {
   readonly files: readonly string[];
   /** Ids of rules a user folder disabled (`disabled: true`); examples expecting them are skipped. */
   readonly disabled: readonly string[];
-  /** First rule (in order) whose prefilter occurs in the text and whose regex matches. */
-  match(text: string): PatternMatch | undefined;
+  /**
+   * What the rules make of a parsed message: the first rule (in order) for the message's tag whose
+   * prefilter occurs and whose anchored regex matches; `rejected` when that match fails the field
+   * integrity checks or the tag came from a foreign daemon; `near-miss` when no rule matched but the
+   * message contains a literal; else `none`.
+   */
+  recognise(envelope: Envelope): Recognition;
+  /** `recognise` for a whole line of text (tools and tests): the match, or undefined. */
+  match(line: string): PatternMatch | undefined;
   /** True when an unmatched text looks like a VPN up/down event (a near miss worth showing). */
   isNearMiss(text: string): boolean;
   /** Why a rule's regex does not match a text: the first regex lines that fail (slow; for tools, not the pipeline). */
   explain(ruleId: string, text: string): MissExplanation | undefined;
 }
+
+export type Recognition =
+  | { kind: 'match'; match: PatternMatch }
+  | { kind: 'rejected'; ruleId: string; reason: RejectReason }
+  | { kind: 'near-miss' }
+  | { kind: 'none' };
+
+const NONE: Recognition = Object.freeze({ kind: 'none' });
+const NEAR_MISS: Recognition = Object.freeze({ kind: 'near-miss' });
 
 /**
  * Builds the matcher over compiled rules. Rules keep their order (first match wins); each
@@ -69,6 +93,8 @@ class CompiledPatternSet implements PatternSet {
   /** Reused per call (match is synchronous): 0 = not searched yet, 1 = present, 2 = absent. */
   readonly #seen: Uint8Array;
   readonly #definitions: DefinitionTable | undefined;
+  /** For each tag, the indexes of the rules that read it, in rule order. */
+  readonly #byTag: ReadonlyMap<string, readonly number[]>;
 
   constructor(rules: readonly CompiledRule[], nearMiss: readonly string[], examples: readonly ExampleSource[], files: readonly string[], definitions: DefinitionTable | undefined, disabled: readonly string[]) {
     this.#definitions = definitions;
@@ -80,25 +106,34 @@ class CompiledPatternSet implements PatternSet {
     this.#prefilters = prefilters;
     this.#ruleLiteral = rules.map((r) => prefilters.indexOf(r.prefilter));
     this.#seen = new Uint8Array(prefilters.length);
+    const byTag = new Map<string, number[]>();
+    rules.forEach((rule, i) => {
+      for (const tag of rule.tags) byTag.set(tag, [...(byTag.get(tag) ?? []), i]);
+    });
+    this.#byTag = byTag;
     this.literals = Object.freeze(minimalLiterals([...prefilters, ...nearMiss]));
   }
 
-  match(text: string): PatternMatch | undefined {
+  recognise(envelope: Envelope): Recognition {
+    const message = alarmMessage(envelope);
+    const rules = message === undefined ? undefined : this.#byTag.get(message.tag);
+    if (rules === undefined) return this.isNearMiss(envelope.msg) ? NEAR_MISS : NONE;
+    const { body, app } = message!;
     const seen = this.#seen;
     seen.fill(0);
-    const rules = this.rules;
-    for (let i = 0; i < rules.length; i++) {
+    for (const i of rules) {
       const li = this.#ruleLiteral[i]!;
       let state = seen[li]!;
       if (state === 0) {
-        state = text.includes(this.#prefilters[li]!) ? 1 : 2;
+        state = body.includes(this.#prefilters[li]!) ? 1 : 2;
         seen[li] = state;
       }
       if (state === 2) continue;
-      const rule = rules[i]!;
+      const rule = this.rules[i]!;
       // Native exec: XRegExp compiled the named groups to plain ones and kept the names aside.
-      const m = RegExp.prototype.exec.call(rule.regex, text);
+      const m = RegExp.prototype.exec.call(rule.regex, body);
       if (m === null) continue;
+      if (app !== undefined && rule.daemons.length > 0 && !rule.daemons.includes(app)) return { kind: 'rejected', ruleId: rule.id, reason: 'foreign-daemon' };
       const fields: Record<string, string> = {};
       const names = rule.captureNames;
       for (let g = 0; g < names.length; g++) {
@@ -107,9 +142,16 @@ class CompiledPatternSet implements PatternSet {
         // Absent and empty are the same to consumers: "Traffic-selector: ," has no name.
         if (name && value !== undefined && value !== '') fields[name] = value;
       }
-      return { ruleId: rule.id, state: rule.state, fields };
+      const reason = checkFields(body, fields, rule.labels, READ_CAPTURES);
+      if (reason !== undefined) return { kind: 'rejected', ruleId: rule.id, reason };
+      return { kind: 'match', match: { ruleId: rule.id, state: rule.state, fields } };
     }
-    return undefined;
+    return NEAR_MISS;
+  }
+
+  match(line: string): PatternMatch | undefined {
+    const r = this.recognise(parseEnvelope(line, Date.now()));
+    return r.kind === 'match' ? r.match : undefined;
   }
 
   isNearMiss(text: string): boolean {

@@ -18,6 +18,10 @@ export interface ReplaySummary {
   matched: Record<string, number>;
   /** Skipped matches: reason -> rule id -> count. */
   skipped: Record<string, Record<string, number>>;
+  /** Refused lines (a rule matched, the line could forge a mapping): reason -> rule id -> count. */
+  rejected: Record<string, Record<string, number>>;
+  /** The first refused lines, verbatim, with their reason. */
+  rejectedExamples: Array<{ reason: string; text: string }>;
   nearMisses: number;
   /** The first near misses, verbatim (as the patterns saw them). */
   nearMissExamples: string[];
@@ -79,7 +83,7 @@ export function lineStateEvents(candidate: PtimCandidate): readonly PtimEvent[] 
 export async function replayCaptures(options: ReplayCapturesOptions): Promise<ReplaySummary> {
   const started = performance.now();
   const summary: ReplaySummary = {
-    files: 0, bytes: 0, lines: 0, hits: 0, oversized: 0, matched: {}, skipped: {}, nearMisses: 0, nearMissExamples: [],
+    files: 0, bytes: 0, lines: 0, hits: 0, oversized: 0, matched: {}, skipped: {}, rejected: {}, rejectedExamples: [], nearMisses: 0, nearMissExamples: [],
     events: { connect: 0, disconnect: 0, rekey: 0 }, elapsedMs: 0, outputClosed: false,
   };
   const maxExamples = options.nearMissExamples ?? 5;
@@ -107,6 +111,12 @@ export async function replayCaptures(options: ReplayCapturesOptions): Promise<Re
           summary.matched[outcome.ruleId] = (summary.matched[outcome.ruleId] ?? 0) + 1;
           const byRule = (summary.skipped[outcome.reason] ??= {});
           byRule[outcome.ruleId] = (byRule[outcome.ruleId] ?? 0) + 1;
+          break;
+        }
+        case 'rejected': {
+          const byRule = (summary.rejected[outcome.reason] ??= {});
+          byRule[outcome.ruleId] = (byRule[outcome.ruleId] ?? 0) + 1;
+          if (summary.rejectedExamples.length < maxExamples) summary.rejectedExamples.push({ reason: outcome.reason, text: outcome.text });
           break;
         }
         case 'near-miss':

@@ -32,6 +32,7 @@ export function formatSummary(s: ReplaySummary): string {
     const rules = Object.entries(byRule).sort(([a], [b]) => a.localeCompare(b)).map(([id, c]) => `${id} ${n(c)}`).join(', ');
     out.push(`  ${reason}  ${n(count)}  (${rules})`);
   }
+  out.push(...formatRejected(s));
   out.push(`near misses (look like VPN events, matched no rule): ${n(s.nearMisses)}`);
   for (const text of s.nearMissExamples) out.push(`  | ${printable(text)}`);
   if (s.nearMisses > s.nearMissExamples.length && s.nearMissExamples.length > 0) out.push(`  ... and ${n(s.nearMisses - s.nearMissExamples.length)} more (run \`ptim-bridge patterns test\` on the capture)`);
@@ -39,6 +40,24 @@ export function formatSummary(s: ReplaySummary): string {
   if (s.oversized > 0) out.push(`oversized lines dropped: ${n(s.oversized)}`);
   if (s.outputClosed) out.push('stopped early: the reader of standard output went away; the figures cover the lines read until then');
   return `${out.join('\n')}\n`;
+}
+
+/**
+ * The refused lines of a summary: count by reason and rule, then the first ones verbatim. Shared by
+ * the replay summary and `patterns test`'s coverage.
+ */
+export function formatRejected(s: Pick<ReplaySummary, 'rejected' | 'rejectedExamples'>): string[] {
+  const out: string[] = [];
+  const rejected = Object.entries(s.rejected).sort(([a], [b]) => a.localeCompare(b));
+  const total = rejected.reduce((sum, [, byRule]) => sum + Object.values(byRule).reduce((a, b) => a + b, 0), 0);
+  out.push(`rejected (matched, refused: could forge a mapping): ${n(total)}`);
+  for (const [reason, byRule] of rejected) {
+    const count = Object.values(byRule).reduce((a, b) => a + b, 0);
+    const rules = Object.entries(byRule).sort(([a], [b]) => a.localeCompare(b)).map(([id, c]) => `${id} ${n(c)}`).join(', ');
+    out.push(`  ${reason}  ${n(count)}  (${rules})`);
+  }
+  for (const e of s.rejectedExamples) out.push(`  | ${e.reason}: ${printable(e.text)}`);
+  return out;
 }
 
 /** One progress line for a terminal (to be written after `\r`). */

@@ -13,7 +13,7 @@ const T0 = Date.parse('2026-03-14T09:02:11.000Z');
 function cand(at: number, over: Partial<PtimCandidate>): PtimCandidate {
   return {
     line: 'up', user: 'alice', domain: 'corp.example', ip: '10.20.0.5', time: new Date(at).toISOString(), device: 'srx-hq',
-    sender: '192.0.2.10', vpn: 'ra-vpn', tunnelId: '1', flags: [], pattern: 'junos-iked/vpn-up', ...over,
+    sender: '192.0.2.10', vpn: 'ra-vpn', tunnelId: '1', flags: [], pattern: 'junos-iked/vpn-up', lineKey: `${at}`, ...over,
   };
 }
 

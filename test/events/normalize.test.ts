@@ -30,13 +30,18 @@ test('normalize: the JUNOS-LOGS example yields the documented event', (t) => {
   t.deepEqual(c, {
     user: 'alice', domain: 'corp.example', ip: '10.20.0.5', time: '2026-03-14T09:02:11.000Z', device: 'srx-hq', sender: '192.0.2.10',
     vpn: 'ra-vpn', gateway: 'ra-gw', tunnelId: '500011', peer: '198.51.100.23', flags: [], pattern: 'junos-iked/vpn-up', line: 'up',
+    lineKey: c.lineKey,
   });
-  t.deepEqual(Object.keys(c), ['user', 'domain', 'ip', 'time', 'device', 'sender', 'vpn', 'gateway', 'tunnelId', 'peer', 'flags', 'pattern', 'line']);
+  t.true(c.lineKey.startsWith('srx-hq\u0000'));
+  t.deepEqual(Object.keys(c), ['user', 'domain', 'ip', 'time', 'device', 'sender', 'vpn', 'gateway', 'tunnelId', 'peer', 'flags', 'pattern', 'line', 'lineKey']);
 });
 
 const userRows: Array<{ name: string; aaaUser: string; remoteIkeId: string; user?: string; domain?: string; skipped?: 'no-user' }> = [
   { name: 'AAA username wins over the shared IKE id', aaaUser: 'alice', remoteIkeId: '@ra.auth', user: 'alice', domain: MISSING_DOMAIN },
   { name: 'AAA user@dom splits', aaaUser: 'alice@corp.example', remoteIkeId: '@ra.auth', user: 'alice', domain: 'corp.example' },
+  { name: 'a CN is read from a DN-shaped identity only', aaaUser: 'Not-applicable', remoteIkeId: 'mallory@corp, CN=admin', user: 'mallory@corp, CN=admin'.split('@')[0], domain: 'corp, CN=admin' },
+  { name: 'a DN identity gives its CN', aaaUser: 'Not-applicable', remoteIkeId: 'C=US, O=Example, CN=grace', user: 'grace', domain: MISSING_DOMAIN },
+  { name: 'a DN without CN names nobody', aaaUser: 'Not-applicable', remoteIkeId: 'C=US, O=Example', skipped: 'no-user' },
   { name: 'AAA DOM\\user splits', aaaUser: 'CORP\\alice', remoteIkeId: '@ra.auth', user: 'alice', domain: 'CORP' },
   { name: 'iked Not-applicable -> Remote IKE-ID', aaaUser: 'Not-applicable', remoteIkeId: 'bob@cert.example', user: 'bob', domain: 'cert.example' },
   { name: 'kmd Not-Applicable -> Remote IKE-ID', aaaUser: 'Not-Applicable', remoteIkeId: 'bob@cert.example', user: 'bob', domain: 'cert.example' },

@@ -33,7 +33,7 @@ function toCandidates(lines: Line[]): PtimCandidate[] {
     at += l.step * 1000;
     return {
       line: l.up ? 'up' : 'down', user: l.user, domain: 'corp.example', ip: l.ip, time: new Date(at).toISOString(), device: l.device,
-      sender: '192.0.2.1', vpn: l.vpn, tunnelId: l.tunnel, flags: [], pattern: l.up ? 'p/up' : 'p/down',
+      sender: '192.0.2.1', vpn: l.vpn, tunnelId: l.tunnel, flags: [], pattern: l.up ? 'p/up' : 'p/down', lineKey: `${at}`,
     };
   });
 }

@@ -21,6 +21,8 @@ export function candidate(line: LineState, at: number, over: Partial<PtimCandida
     flags: [],
     pattern: `junos-iked/vpn-${line}`,
     ...(line === 'down' ? { reason: 'Peer sent delete' } : {}),
+    // Distinct lines unless a test says otherwise (the table applies a repeated line once).
     ...over,
+    lineKey: over.lineKey ?? JSON.stringify({ line, at, ...over }),
   };
 }

@@ -19,20 +19,20 @@ test('patterns test: every shipped example passes, exit 0', async (t) => {
 
 test('patterns test: a failing example prints a per-field diff and exits 1', async (t) => {
   const dir = writeFolder(tempDir(t), 'mine', {
-    'x.yaml': `set: mine\nrules:\n${ruleYaml('hello')}\nexamples:\n  - name: wrong vpn\n    line: 'HELLO:abc'\n    expect: hello\n    fields: { vpn: abd }\n`,
+    'x.yaml': `set: mine\nrules:\n${ruleYaml('hello')}\nexamples:\n  - name: wrong vpn\n    line: 'TEST_ALARM: HELLO:abc'\n    expect: hello\n    fields: { vpn: abd }\n`,
   });
   const r = await runCli(['patterns', 'test', '--patterns', dir]);
   t.is(r.code, 1);
-  t.true(r.stdout.includes(`FAIL ${join(dir, 'x.yaml')}:9 "wrong vpn"`), r.stdout);
+  t.true(r.stdout.includes(`FAIL ${join(dir, 'x.yaml')}:10 "wrong vpn"`), r.stdout);
   t.regex(r.stdout, /vpn\s+expected "abd"\n\s+got "abc"/);
   t.regex(r.stderr, /ERR_PATTERN_TEST_FAILED: 1 of \d+ examples failed/);
 });
 
 test('patterns test: an invalid pattern file exits 2 with file:line and reason, no stack trace', async (t) => {
-  const dir = writeFolder(tempDir(t), 'bad', { 'x.yaml': `set: s\nrules:\n  - id: r\n    state: up\n    prefilter: abc\n    regex: '(?<vpn>x'\n` });
+  const dir = writeFolder(tempDir(t), 'bad', { 'x.yaml': `set: s\nrules:\n  - id: r\n    state: up\n    tags: [TEST_ALARM]\n    prefilter: abc\n    regex: '(?<vpn>x'\n` });
   const r = await runCli(['patterns', 'test', '-p', dir]);
   t.is(r.code, 2);
-  t.true(r.stderr.includes(`ERR_PATTERN_INVALID: ${join(dir, 'x.yaml')}:6: The regex of rule \`s/r\` does not compile`), r.stderr);
+  t.true(r.stderr.includes(`ERR_PATTERN_INVALID: ${join(dir, 'x.yaml')}:7: The regex of rule \`s/r\` does not compile`), r.stderr);
   t.false(r.stderr.includes('    at '));
 });
 
@@ -61,7 +61,7 @@ test('patterns test: a missing capture file is a clear error', async (t) => {
 
 test('patterns lint: findings exit 1 with file:line, rule and reason', async (t) => {
   const dir = writeFolder(tempDir(t), 'mine', {
-    'x.yaml': `set: mine\nrules:\n  - id: nested\n    state: up\n    prefilter: 'HELLO:'\n    regex: 'HELLO : (?<vpn> (?: a+ )+ ) ! ${REQUIRED_TAIL}'\n`,
+    'x.yaml': `set: mine\nrules:\n  - id: nested\n    state: up\n    tags: [TEST_ALARM]\n    prefilter: 'HELLO:'\n    regex: 'HELLO : (?<vpn> (?: a+ )+ ) ! ${REQUIRED_TAIL}'\n`,
   });
   const r = await runCli(['patterns', 'lint', '--no-shipped', '--patterns', dir, '--timeout', '120000'], { timeoutMs: 180_000 });
   t.is(r.code, 1, r.stderr);

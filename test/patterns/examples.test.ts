@@ -31,9 +31,13 @@ test('wrong and unexpected fields are each reported with expected and actual val
 test('a line that matches no rule says whether the prefilter was found', (t) => {
   const r = runExample(set, example({ text: LINE.replace('gateway name', 'gw name') }));
   t.is(r.mismatches[0]?.what, 'rule');
-  t.regex(r.mismatches[0]!.got, /prefilter found for junos-iked\/vpn-up, junos-kmd\/vpn-up, but the regex did not match/);
-  const noLiteral = runExample(set, example({ text: 'hello' }));
+  t.regex(r.mismatches[0]!.got, /prefilter found for junos-iked\/vpn-up, but the regex did not match/);
+  const noLiteral = runExample(set, example({ text: 'IKE_VPN_UP_ALARM_USER: hello' }));
   t.regex(noLiteral.mismatches[0]!.got, /no rule's prefilter occurs/);
+  const untagged = runExample(set, example({ text: 'hello' }));
+  t.regex(untagged.mismatches[0]!.got, /the message does not start with a tag; junos-iked\/vpn-up reads IKE_VPN_UP_ALARM_USER/);
+  const otherTag = runExample(set, example({ text: LINE.replace('IKE_VPN_UP_ALARM_USER', 'UI_CMDLINE_READ_LINE') }));
+  t.regex(otherTag.mismatches[0]!.got, /the message's tag is UI_CMDLINE_READ_LINE/);
 });
 
 test('expecting a rule that is not loaded says so', (t) => {
@@ -50,7 +54,8 @@ test('no-match and near-miss expectations', (t) => {
 });
 
 test('a miss is explained: the regex line where the expected rule stops, and the text at that point', (t) => {
-  const text = LINE.replace('AAA username: alice', 'AAA user: alice');
+  // explain reads the text after the tag, as the rule does.
+  const text = LINE.replace('AAA username: alice', 'AAA user: alice').slice('IKE_VPN_UP_ALARM_USER: '.length);
   const why = set.explain('junos-iked/vpn-up', text);
   t.truthy(why);
   t.is(why!.fromRegexLine, 11);
@@ -58,10 +63,10 @@ test('a miss is explained: the regex line where the expected rule stops, and the
   t.is(text.slice(why!.offset).slice(0, 15), 'AAA user: alice');
   const rule = set.rules.find((r) => r.id === 'junos-iked/vpn-up')!;
   t.is(why!.fileLine, rule.regexLine + 11);
-  const report = formatExampleFailures([runExample(set, example({ text, name: 'renamed field' }))]);
+  const report = formatExampleFailures([runExample(set, example({ text: `IKE_VPN_UP_ALARM_USER: ${text}`, name: 'renamed field' }))]);
   t.regex(report, /junos-iked\/vpn-up stops at regex line 11 \(.*junos-iked\.yaml:\d+\): AAA \\s username:/);
   t.regex(report, /text at that point \(column \d+\): .*\|AAA user: alice/);
-  t.is(set.explain('junos-iked/vpn-up', LINE), undefined, 'nothing to explain when it matches');
+  t.is(set.explain('junos-iked/vpn-up', LINE.slice('IKE_VPN_UP_ALARM_USER: '.length)), undefined, 'nothing to explain when it matches');
 });
 
 test('examples expecting a rule a user folder disabled are skipped, not failed', (t) => {

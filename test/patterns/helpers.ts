@@ -7,7 +7,10 @@ import { join } from 'node:path';
  */
 export const REQUIRED_TAIL = String.raw`(?<peer>p?)(?<localIp>l?)(?<gateway>g?)(?<tunnelId>t?)(?<remoteIkeId>r?)(?<aaaUser>a?)(?<tsRemote>s?)`;
 
-/** A valid rule (YAML list item) whose regex matches `<word>:<name>`, capturing the name as `vpn`. */
+/** The tag every test rule reads: its lines are `TEST_ALARM: <word>:<name>`. */
+export const TEST_TAG = 'TEST_ALARM';
+
+/** A valid rule (YAML list item) whose regex matches `TEST_ALARM: <word>:<name>`, capturing the name as `vpn`. */
 export function ruleYaml(id: string, options: { word?: string; state?: 'up' | 'down'; prefilter?: string } = {}): string {
   const word = options.word ?? 'HELLO';
   const state = options.state ?? 'up';
@@ -18,6 +21,7 @@ export function ruleYaml(id: string, options: { word?: string; state?: 'up' | 'd
     `    prefilter: '${options.prefilter ?? word}'`,
     `    regex: |`,
     `      ${word} : (?<vpn>\\w+) ${REQUIRED_TAIL} ${reason}`,
+    `    tags: [${TEST_TAG}]`,
   ].join('\n');
 }
 

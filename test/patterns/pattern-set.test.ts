@@ -28,11 +28,13 @@ test('every required capture is yielded by the documented template lines', (t) =
   t.is(down?.fields.tsName, undefined, 'an empty Traffic-selector is absent, not ""');
 });
 
-test('a line in every envelope position matches: tag, bare text, chassis prefix, RFC 3164, RFC 5424, trailing CR', (t) => {
+test('a line in every envelope position matches: tag, chassis prefix, RFC 3164, RFC 5424, trailing CR or blanks', (t) => {
   const text = IKED_UP.slice('IKE_VPN_UP_ALARM_USER: '.length);
+  // Without its tag the text is not an alarm: any daemon could have written it.
+  t.is(set.match(text), undefined);
   for (const line of [
     IKED_UP,
-    text,
+    `${IKED_UP}  `,
     `(FPC Slot 1, PIC Slot 0) SPC3_PIC0 iked[4242]: ${IKED_UP}`,
     `<30>Mar 14 09:02:11 srx-hq iked[4242]: ${IKED_UP}`,
     `<30>1 2026-03-14T09:02:11Z srx-hq iked 4242 IKE_VPN_UP_ALARM_USER [junos@2636.1.1.1.2.129 a="b"] ${text}`,
@@ -42,9 +44,11 @@ test('a line in every envelope position matches: tag, bare text, chassis prefix,
   }
 });
 
-test('a DOWN line never matches an UP rule and vice versa', (t) => {
-  t.is(set.match(IKED_UP.replace(' is up. ', ' is down. '))?.state, 'down');
-  t.is(set.match(KMD_DOWN.replace(' is down. ', ' is up. '))?.state, 'up');
+test('the tag decides the rule: a DOWN text under an UP tag (or the reverse) is no event', (t) => {
+  t.is(set.match(IKED_UP.replace(' is up. ', ' is down. ')), undefined);
+  t.is(set.match(KMD_DOWN.replace(' is down. ', ' is up. ')), undefined);
+  const down = IKED_UP.replace('IKE_VPN_UP_ALARM_USER', 'IKE_VPN_DOWN_ALARM_USER').replace(' is up. ', ' is down. ');
+  t.is(set.match(down)?.state, 'down');
 });
 
 test('near misses: a VPN-looking line that matches no rule; noise: everything else', (t) => {

@@ -1,0 +1,166 @@
+/**
+ * Field integrity: the checks that keep text a VPN client chooses (its IKE id, its AAA user name)
+ * from supplying the fields that follow it. A rule's regex reads each field at its place; these
+ * checks refuse the lines where that reading is not the only one. Pure; used by the pattern set for
+ * every line a rule matched, so a user's own rules get them without writing anything.
+ */
+
+/** Why a line that claims to be a VPN alarm is not turned into an event. */
+export type RejectReason =
+  /** A field label appears twice, or inside another field's value: the fields cannot be told apart. */
+  | 'ambiguous-fields'
+  /** CR, LF, NUL or another control character inside the message (outside fields the bridge ignores). */
+  | 'control-characters'
+  /** The alarm's tag came from a daemon that does not write it (`logger -t sshd IKE_VPN_...`). */
+  | 'foreign-daemon'
+  /** The line's host is not a device its sender is bound to (config `devices:`). */
+  | 'device-not-bound';
+
+export const REJECT_REASONS: readonly RejectReason[] = ['ambiguous-fields', 'control-characters', 'foreign-daemon', 'device-not-bound'];
+
+/** One sentence per refusal reason, for people (patterns match, README). */
+export const REJECT_WHY: Readonly<Record<RejectReason, string>> = {
+  'ambiguous-fields': 'a field label appears twice or inside a field, so a client-chosen value could supply later fields',
+  'control-characters': 'CR, LF, NUL or another control character inside a field the bridge reads',
+  'foreign-daemon': 'the tag came from a daemon that does not write it',
+  'device-not-bound': 'the line names a device its sender is not bound to (config devices:)',
+};
+
+
+/**
+ * The field labels of a rule, read from its regex source: every literal `Label:` (words joined by
+ * single spaces, ending in a colon) that the regex spells out, e.g. `AAA \s username: \s` gives
+ * `AAA username:`. Sub-pattern references, groups and classes end a literal, so a label is only
+ * what the rule writes as fixed text. Labels of fields the rule does not capture count too
+ * (`remote tunnel-ip:`): an attacker's copy of one shifts the fields just the same.
+ */
+export function fieldLabels(source: string): string[] {
+  const labels = new Set<string>();
+  for (const literal of literalRuns(source)) {
+    for (const piece of literal.split(',')) {
+      const m = LABEL_AT_END.exec(piece);
+      if (m) labels.add(m[1]!);
+    }
+  }
+  return [...labels];
+}
+
+// Words of letters, digits, `-`, `_`, `/`, joined by single spaces, ending in `:` at the end of a
+// literal piece. `.` is not a word character, so `is up. Local-ip:` yields `Local-ip:`.
+const LABEL_AT_END = /([A-Za-z][A-Za-z0-9_/-]*(?: [A-Za-z][A-Za-z0-9_/-]*)*:) ?$/;
+
+/**
+ * The runs of fixed text a free-spacing regex source matches: whitespace is skipped, `\s`, `\ ` and
+ * `[ ]` stand for a space, an escaped punctuation character for itself; anything else (groups,
+ * classes, quantifiers, `{{references}}`, `\d`...) ends the run.
+ */
+function literalRuns(source: string): string[] {
+  const runs: string[] = [];
+  let run = '';
+  const flush = (): void => {
+    if (run !== '') runs.push(run);
+    run = '';
+  };
+  const s = source;
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i]!;
+    if (c === '#') {
+      // A comment runs to the end of the line (free-spacing mode).
+      const nl = s.indexOf('\n', i);
+      i = nl < 0 ? s.length : nl;
+      continue;
+    }
+    if (c === ' ' || c === '\t' || c === '\n' || c === '\r') continue;
+    if (c === '\\') {
+      const n = s[i + 1];
+      i++;
+      if (n === 's' || n === ' ') run += ' ';
+      else if (n !== undefined && /[^A-Za-z0-9]/.test(n)) run += n;
+      else flush();
+      continue;
+    }
+    if (c === '[' && s.startsWith('[ ]', i)) {
+      run += ' ';
+      i += 2;
+      continue;
+    }
+    if (/[A-Za-z0-9:,=@'"/_-]/.test(c)) {
+      // A quantifier binds to the character before it: `ab?` has only `a` as fixed text.
+      const next = s[i + 1];
+      if (next === '?' || next === '*' || next === '+' || next === '{') {
+        flush();
+        continue;
+      }
+      run += c;
+      continue;
+    }
+    flush();
+  }
+  flush();
+  return runs;
+}
+
+// C0 controls, DEL, C1 controls and the Unicode line and paragraph separators.
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+const CONTROL_ALL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
+// Never acceptable anywhere: they end or split a line for whoever reads it next.
+const LINE_BREAKING = /[\r\n\u0000]/;
+
+/**
+ * Checks one matched line. `fields` are the rule's captures (absent = did not take part), `read`
+ * the captures the bridge uses (the normalizer's); garbage in a field nobody reads is tolerated
+ * (kmd writes binary junk into Local IKE-ID), garbage anywhere else is not.
+ * Returns the reason to reject the line, or undefined when it is sound.
+ */
+export function checkFields(
+  body: string,
+  fields: Readonly<Record<string, string>>,
+  labels: readonly string[],
+  read: ReadonlySet<string>,
+): RejectReason | undefined {
+  if (CONTROL.test(body) && hasBadControl(body, fields, read)) return 'control-characters';
+  for (const name in fields) {
+    const value = fields[name]!;
+    // Every label ends in ':'; a value without one cannot contain a label.
+    if (value.indexOf(':') < 0) continue;
+    for (const label of labels) if (value.includes(label)) return 'ambiguous-fields';
+  }
+  for (let i = 0; i < labels.length; i++) if (occurrences(body, labels, i) > 1) return 'ambiguous-fields';
+  return undefined;
+}
+
+function hasBadControl(body: string, fields: Readonly<Record<string, string>>, read: ReadonlySet<string>): boolean {
+  if (LINE_BREAKING.test(body)) return true;
+  let tolerated = 0;
+  for (const name in fields) {
+    const value = fields[name]!;
+    if (!CONTROL.test(value)) continue;
+    if (read.has(name)) return true;
+    tolerated += value.match(CONTROL_ALL)!.length;
+  }
+  return body.match(CONTROL_ALL)!.length > tolerated;
+}
+
+/**
+ * How often `labels[i]` occurs in the body as a label of its own, not as the tail of a longer label
+ * that contains it (`ID:` inside `Remote IKE-ID:`).
+ */
+function occurrences(body: string, labels: readonly string[], i: number): number {
+  const label = labels[i]!;
+  let count = 0;
+  for (let at = body.indexOf(label); at >= 0; at = body.indexOf(label, at + 1)) {
+    if (!insideLonger(body, at, label, labels)) count++;
+    if (count > 1) break;
+  }
+  return count;
+}
+
+function insideLonger(body: string, at: number, label: string, labels: readonly string[]): boolean {
+  for (const other of labels) {
+    if (other.length <= label.length) continue;
+    for (let k = other.indexOf(label); k >= 0; k = other.indexOf(label, k + 1)) {
+      if (at - k >= 0 && body.startsWith(other, at - k)) return true;
+    }
+  }
+  return false;
+}
