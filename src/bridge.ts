@@ -8,6 +8,7 @@ import type { Delivery } from './delivery/delivery.js';
 import type { PtimEvent } from './events/ptim-event.js';
 import { RekeyWatchTimer } from './events/rekey-watch-timer.js';
 import { SessionTable } from './events/sessions.js';
+import { createDeviceBinding, type DeviceBinding } from './ingest/device-binding.js';
 import { planListeners, startListeners } from './ingest/listeners.js';
 import { Intake, type EventSink } from './intake.js';
 import type { Logger } from './log.js';
@@ -62,7 +63,11 @@ export async function startBridge(options: LiveBridgeOptions): Promise<LiveBridg
   // Delivery (got, TLS agents) loads only when used: a dry run starts faster without it.
   const delivering = options.dryRun ? undefined : await import('./delivery/delivery.js');
   delivering?.checkJimsSettings(config.jims);
-  const pipeline = makePipeline(options);
+  const devices = createDeviceBinding(config.devices, config.senders.allowUnboundDevices);
+  if (config.senders.allowUnboundDevices) {
+    log.warn({ devices: Object.keys(config.devices).length }, 'senders.allowUnboundDevices is on: an allowed sender may speak for any firewall not listed under `devices` (bind each firewall to its addresses or certificate names instead)');
+  }
+  const pipeline = makePipeline(options, devices);
   const state = openState(options.state ?? (options.dryRun ? undefined : config.sessions.state), options.dryRun ? 'run --dry-run' : 'run');
   const closers: Array<() => Promise<void> | void> = [() => state.close()];
   const closeAll = async () => {
@@ -233,10 +238,11 @@ async function replayThroughSessions(
   }
 }
 
-function makePipeline(deps: BridgeDeps): LinePipeline {
+/** The pipeline; live listeners pass the device binding, replay trusts the capture's host names. */
+function makePipeline(deps: BridgeDeps, devices?: DeviceBinding): LinePipeline {
   const { config } = deps;
   const patterns = loadPatterns({ shipped: config.patterns.shipped, dirs: [...config.patterns.dirs, ...(deps.patternDirs ?? [])] });
-  return new LinePipeline({ patterns, vpns: config.vpns, registry: deps.registry, log: deps.log });
+  return new LinePipeline({ patterns, vpns: config.vpns, registry: deps.registry, log: deps.log, ...(devices === undefined ? {} : { devices }) });
 }
 
 interface OpenState {

@@ -3,6 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
 import { z } from 'zod';
 import { ConfigError, describeValue } from './errors.js';
+import { hasUrlCredentials, redactUrl } from './redact.js';
 
 /**
  * The whole configuration, validated once at load. Unknown keys are rejected (a typo must not
@@ -29,11 +30,26 @@ const secretRef = z
   .regex(/^(env:[A-Za-z_][A-Za-z0-9_]*|file:.+)$/)
   .meta({ expected: 'a secret reference: env:NAME or file:PATH' });
 
+/**
+ * A JIMS URL (or path) without credentials: `user:password@` or `?access_token=` would reach
+ * logs, `config check` output and `ps`. The client id and secret have keys of their own.
+ */
+const noUrlCredentials = { params: { urlCredentials: true } } as const;
+const jimsUrl = z.url({ protocol: /^https?$/ }).refine((url) => !hasUrlCredentials(url), noUrlCredentials);
+const jimsPath = z.string().startsWith('/').refine((path) => !hasUrlCredentials(`https://jims.invalid${path}`), noUrlCredentials);
+
 const vpnSettings = z.strictObject({
   /** `user-domain` alias for users of this VPN whose name carries no domain. */
   domain: z.string().min(1).optional(),
   /** Expected rekey interval (IPsec SA lifetime) in seconds; 0 turns the rekey watch off. */
   rekeyIntervalSeconds: seconds(7 * 86400).optional(),
+});
+
+const deviceSettings = z.strictObject({
+  /** Addresses or networks this firewall may send from (its own, or a relay's that forwards for it). */
+  senders: z.array(cidr).default([]),
+  /** TLS client certificate names (CN or DNS SAN) that speak for this firewall. */
+  certNames: z.array(z.string().min(1)).default([]),
 });
 
 export const configSchema = z.strictObject({
@@ -55,8 +71,13 @@ export const configSchema = z.strictObject({
       allow: z.array(cidr).default([]),
       /** An empty allow-list is accepted only with this explicit opt-in. */
       allowAny: z.boolean().default(false),
+      /** Accept lines from hosts not listed under `devices` (and hostless lines from unbound senders). */
+      allowUnboundDevices: z.boolean().default(false),
     })
     .prefault({}),
+
+  /** Firewalls by syslog host name, and the senders (addresses, certificate names) that may speak for each. */
+  devices: z.record(z.string().min(1), deviceSettings).default({}),
 
   tls: z
     .strictObject({
@@ -85,14 +106,26 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
 
+  /** What the session table checks on each line before applying it (issue 8; README "Sessions and rekeys"). */
+  lineChecks: z
+    .strictObject({
+      /** Live only: a line time further than this from its receipt time is out of window. */
+      timeWindowSeconds: z.int().min(60).max(30 * 86400).default(86400),
+      /** An out-of-window line is rejected (no event) or clamped (its time becomes the receipt time). */
+      outOfWindow: z.enum(['reject', 'clamp']).default('reject'),
+      /** The same line (device, tag, message text) again within this many seconds is applied once; 0 = off. Capped at half the VPN's rekey interval. */
+      duplicateWindowSeconds: seconds(3600).default(30),
+    })
+    .prefault({}),
+
   jims: z
     .strictObject({
-      url: z.url({ protocol: /^https?$/ }).optional(),
-      secondaryUrl: z.url({ protocol: /^https?$/ }).optional(),
+      url: jimsUrl.optional(),
+      secondaryUrl: jimsUrl.optional(),
       clientId: z.string().min(1).optional(),
       clientSecret: secretRef.optional(),
-      tokenPath: z.string().startsWith('/').default('/oauth_token/oauth'),
-      eventsPath: z.string().startsWith('/').default('/api/v1/ptim/events'),
+      tokenPath: jimsPath.default('/oauth_token/oauth'),
+      eventsPath: jimsPath.default('/api/v1/ptim/events'),
       ca: z.string().min(1).optional(),
       insecureSkipVerify: z.boolean().default(false),
       batchSize: z.int().min(1).max(1000).default(500),
@@ -121,6 +154,7 @@ export const configSchema = z.strictObject({
 export type Config = z.output<typeof configSchema>;
 export type ConfigInput = z.input<typeof configSchema>;
 export type VpnSettings = z.output<typeof vpnSettings>;
+export type DeviceSettings = z.output<typeof deviceSettings>;
 
 export const DEFAULT_LISTEN_PORT = 5514;
 export { port as portSchema };
@@ -219,9 +253,15 @@ type Issue = z.core.$ZodIssue & { input?: unknown };
 
 function describeIssue(issue: Issue): string {
   const key = issue.path.map(String).join('.');
-  // A secret typed inline must not be echoed into logs or terminals that record it.
-  const got = /secret|password/i.test(key) ? 'a literal value (hidden; use env:NAME or file:PATH)' : describeValue(issue.input);
+  // A secret typed inline must not be echoed into logs or terminals that record it; nor may a
+  // password inside a URL (any key: a listen address or a path can carry one too).
+  const got = /secret|password/i.test(key) ? 'a literal value (hidden; use env:NAME or file:PATH)' : describeValue(typeof issue.input === 'string' ? redactUrl(issue.input) : issue.input);
   switch (issue.code) {
+    case 'custom':
+      if ((issue.params as { urlCredentials?: boolean } | undefined)?.urlCredentials) {
+        return `Expected \`${key}\` ${expectedOf(issue.path)} without credentials (user:password@ or a token in the query), got ${got}. Put the client id in \`jims.clientId\` and the secret in \`jims.clientSecret\` as env:NAME or file:PATH`;
+      }
+      return `Expected \`${key}\` ${expectedOf(issue.path)}, got ${got}`;
     case 'unrecognized_keys': {
       const where = key ? ` in \`${key}\`` : ' at the top level';
       return `Unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `\`${k}\``).join(', ')}${where}; check the spelling (see \`ptim-bridge config schema\`)`;

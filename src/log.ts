@@ -20,7 +20,10 @@ export function createLogger(options: LogOptions = {}): Logger {
   const fd = options.destination === 'stderr' ? 2 : 1;
   const isTty = fd === 2 ? process.stderr.isTTY : process.stdout.isTTY;
   const level = options.level ?? 'info';
-  const redact = { paths: ['*.clientSecret', '*.client_secret', '*.access_token', '*.authorization', '*.password', 'clientSecret', 'secret'], censor: '[redacted]' };
+  const redact = {
+    paths: ['*.clientSecret', '*.client_secret', '*.access_token', '*.refresh_token', '*.id_token', '*.accessToken', '*.authorization', '*.headers.authorization', '*.password', 'authorization', 'clientSecret', 'secret'],
+    censor: '[redacted]',
+  };
   if (options.pretty ?? isTty) {
     return pino({ level, redact }, pretty({ destination: fd, sync: true, colorize: isTty, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }));
   }

@@ -16,6 +16,8 @@ export interface ReceivedMessage {
   /** Receipt time, ms since the epoch. */
   receivedAt: number;
   transport: Transport;
+  /** TLS with a verified client certificate: the names it vouches for (CN, DNS SANs; lower case). */
+  peerNames?: readonly string[];
 }
 
 export type EnvelopeFormat = 'rfc5424' | 'rfc3164' | 'file' | 'bare';

@@ -2,6 +2,7 @@ import type { Counter, Registry } from 'prom-client';
 import type { Config } from './config.js';
 import { normalize, type SkipReason } from './events/normalize.js';
 import type { PtimCandidate } from './events/ptim-event.js';
+import type { DeviceBinding } from './ingest/device-binding.js';
 import { parseEnvelope } from './ingest/envelope.js';
 import type { Envelope } from './pipeline-records.js';
 import { RateLimitedLog, type Logger } from './log.js';
@@ -35,18 +36,21 @@ export type LineOutcome =
 export class LinePipeline {
   readonly #patterns: LineMatcher;
   readonly #vpns: Config['vpns'];
+  readonly #devices: DeviceBinding | undefined;
   readonly #literals: readonly Buffer[];
   readonly #errors: Counter<'reason'> | undefined;
   readonly #log: RateLimitedLog | undefined;
 
   /**
-   * `registry` and `log` are optional: with them, a line that makes a pattern or the normalizer
+   * `devices` binds hosts to senders (live listeners); without it every line speaks for its host
+   * (replay: the operator vouches for the capture). `registry` and `log` are optional: with them, a line that makes a pattern or the normalizer
    * throw (a bug, never expected) is counted in `ptim_bridge_pipeline_errors_total{reason}` and
    * logged at a limited rate; without them it is only treated as noise.
    */
-  constructor(options: { patterns: LineMatcher; vpns?: Config['vpns']; registry?: Registry; log?: Logger }) {
+  constructor(options: { patterns: LineMatcher; vpns?: Config['vpns']; devices?: DeviceBinding; registry?: Registry; log?: Logger }) {
     this.#patterns = options.patterns;
     this.#vpns = options.vpns ?? {};
+    this.#devices = options.devices;
     this.#literals = options.patterns.literals.filter((l) => l !== '').map((l) => Buffer.from(l, 'utf8'));
     this.#errors = options.registry ? counter(options.registry, 'ptim_bridge_pipeline_errors_total', 'Lines the pipeline failed on (treated as noise), by reason', ['reason']) : undefined;
     this.#log = options.log ? new RateLimitedLog(options.log.child({ module: 'pipeline' })) : undefined;
@@ -85,6 +89,12 @@ export class LinePipeline {
           return recognised satisfies never;
       }
       const match = recognised.match;
+      if (this.#devices !== undefined) {
+        const device = this.#devices.deviceFor(envelope.host, msg);
+        if (device === undefined) return { kind: 'rejected', ruleId: match.ruleId, reason: 'device-not-bound', text: envelope.msg };
+        // A hostless line takes the name of the one device its sender is bound to.
+        envelope.host = device;
+      }
       const result = normalize(match, envelope, msg, this.#vpns);
       if (result.kind === 'skipped') return { kind: 'skipped', ruleId: match.ruleId, reason: result.reason };
       return result;

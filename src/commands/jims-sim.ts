@@ -20,6 +20,7 @@ interface JimsSimFlags {
   status?: string;
   retryAfter?: string;
   expireTokensAfter?: string;
+  echoAuthorization?: boolean;
   writeCa?: string;
 }
 
@@ -38,6 +39,7 @@ export function registerJimsSimCommand(program: Command): void {
     .option('--status <code>', 'answer every POST with this status (e.g. 503); with --fail-rate, the status of the failures')
     .option('--retry-after <value>', 'Retry-After sent with injected errors (seconds or an HTTP date)')
     .option('--expire-tokens-after <seconds>', 'tokens stop working after this long, whatever expires_in said (tests 401 refresh)')
+    .option('--echo-authorization', 'injected error answers echo the request\'s Authorization header and token (tests that a client keeps them out of what it stores)')
     .option('--write-ca <file>', 'write the certificate clients must trust (PEM) here, for the bridge\'s --jims-ca')
     .addHelpText('after', `
 Endpoints (paths as in the bridge's defaults):
@@ -73,6 +75,7 @@ Examples:
       const expire = optionalNumber(flags.expireTokensAfter, '--expire-tokens-after', 1, 86_400 * 365, true);
       if (expire !== undefined) behaviour.expireTokensAfterSeconds = expire;
       if (flags.retryAfter !== undefined) behaviour.retryAfter = flags.retryAfter;
+      if (flags.echoAuthorization) behaviour.echoAuthorization = true;
       const tokenLifetimeSeconds = optionalNumber(flags.tokenLifetime, '--token-lifetime', 1, 86_400 * 365, true) ?? 3600;
 
       const log = createLogger({ destination: 'stderr', level: 'warn' });

@@ -101,8 +101,11 @@ Examples:
 Each rule's compiled regex (sub-patterns expanded) goes through recheck, a ReDoS checker; a regex it
 proves super-linear, or cannot decide within --timeout, is a finding. Where recheck only fuzzes (long
 regexes), its attack counts when it reproduces here: grown up to limits.maxMessageBytes, it must make
-one match take over 100 ms; otherwise it is printed as a note. A rule that no inline example
-expects or matches is a finding too.
+one match take over 100 ms on V8's backtracking engine; otherwise it is printed as a note. Each rule
+is also checked in parts (from one repeated item to the next), where recheck can prove a nested
+quantifier vulnerable. At run time such a rule cannot stall the bridge (a match that backtracks is
+finished on V8's linear-time engine), but each line that triggers it is slow. A rule that no inline
+example expects or matches is a finding too.
 
 Exit codes: 0 no findings; 1 findings; 2 a pattern file is invalid.
 

@@ -14,6 +14,7 @@ interface RunOptions extends DeliveryFlags {
   patterns?: string[];
   allowSender?: string[];
   allowAnySender?: boolean;
+  allowUnboundDevices?: boolean;
   tlsCert?: string;
   tlsKey?: string;
   tlsClientCa?: string;
@@ -29,6 +30,7 @@ export function registerRunCommand(program: Command): void {
     .option('-p, --patterns <dir>', 'extra pattern folder (repeatable; overrides shipped rules by id)', repeatable)
     .option('--allow-sender <cidr>', 'accept syslog from this address or network (repeatable; added to `senders.allow`)', repeatable)
     .option('--allow-any-sender', 'accept syslog from any address (anyone who reaches the port can inject identities)')
+    .option('--allow-unbound-devices', 'accept lines for firewalls not bound to their senders under `devices:` (as senders.allowUnboundDevices)')
     .option('--tls-cert <file>', 'server certificate (PEM) for tls:// listeners')
     .option('--tls-key <file>', 'server private key (PEM) for tls:// listeners')
     .option('--tls-client-ca <file>', 'require client certificates signed by this CA (mutual TLS)')
@@ -40,6 +42,10 @@ accepted, then pushed to JIMS in batches (OAuth2 client credentials; the secret 
 jims.clientSecret in the config, env:NAME or file:PATH, or the PTIM_JIMS_CLIENT_SECRET environment
 variable). JIMS' certificate is verified (--jims-ca for a private CA). Logs are JSON on stdout.
 
+Devices: a line speaks for the firewall named in its host field only when its sender is bound to
+that name under \`devices:\` in the config (addresses, or TLS client-certificate names); other lines
+are rejected as device-not-bound unless --allow-unbound-devices (or senders.allowUnboundDevices).
+
 Dry run: one PTIM event per line on stdout (connect, rekey, disconnect with flags, as delivered);
 logs on stderr. Either way one "listening" log line per listener names its bound port; SIGINT or
 SIGTERM stops accepting, commits what is in hand and exits 0 (undelivered events stay in the outbox).
@@ -48,8 +54,8 @@ Examples:
   $ export PTIM_JIMS_CLIENT_SECRET=...   # never on the command line: ps would show it
   $ ptim-bridge run --listen udp://0.0.0.0:5514 --allow-sender 192.0.2.0/24 \\
       --jims-url https://jims.example.com --jims-client-id srx-bridge --jims-ca jims-ca.pem --state /var/lib/ptim-bridge/state.db
-  $ ptim-bridge run --config /etc/ptim-bridge/ptim-bridge.yaml
-  $ ptim-bridge run --dry-run --listen udp://0.0.0.0:5514 --allow-sender 192.0.2.0/24
+  $ ptim-bridge run --config /etc/ptim-bridge/ptim-bridge.yaml   # devices: binds each firewall to its senders
+  $ ptim-bridge run --dry-run --listen udp://0.0.0.0:5514 --allow-sender 192.0.2.0/24 --allow-unbound-devices
   $ ptim-bridge run --dry-run --listen udp://[::]:5514 --listen tcp://[::]:5514 --allow-sender 192.0.2.10 --allow-sender 2001:db8::/64
   $ ptim-bridge run --dry-run --listen tls://0.0.0.0:6514 --tls-cert server.crt --tls-key server.key \\
       --tls-client-ca firewalls-ca.crt --allow-sender 192.0.2.0/24
@@ -59,6 +65,7 @@ Examples:
       // "listening" line must still mean a clean stop, not the default kill.
       const stopRequested = untilSignal({ stdoutClosed: opts.dryRun === true });
       let config = withTlsFlags(loadConfig(opts.config), opts);
+      if (opts.allowUnboundDevices) config = { ...config, senders: { ...config.senders, allowUnboundDevices: true } };
       if (!opts.dryRun) config = applyDeliveryFlags(config, opts);
       const log = createLogger({ destination: opts.dryRun ? 'stderr' : 'stdout', level: config.log.level });
       const bridge = await startBridge({

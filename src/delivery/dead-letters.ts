@@ -1,6 +1,7 @@
 import { BridgeError } from '../errors.js';
 import type { PtimEvent } from '../events/ptim-event.js';
 import type { StateDb } from '../state-db.js';
+import { redactSecrets } from '../redact.js';
 import { ensureOutboxSchema } from './outbox.js';
 
 /** One batch JIMS refused, as `dlq list` shows it (the events stay in the database). */
@@ -41,12 +42,13 @@ export class DeadLetters {
 
   /**
    * All dead letters, oldest first, without their events. `bodyChars` cuts each body in SQL, so a
-   * table of many letters does not load every full error page.
+   * table of many letters does not load every full error page. Bodies are redacted again on the
+   * way out, so letters stored before redaction existed show no credentials either.
    */
   list(options: { bodyChars?: number } = {}): DeadLetter[] {
     const body = options.bodyChars === undefined ? 'body' : `substr(body, 1, ${Math.max(0, Math.floor(options.bodyChars))}) AS body`;
     const rows = this.#db.prepare(`SELECT id, batch_id, status, ${body}, time, event_count FROM dead_letters ORDER BY id`).all() as Array<{ id: number; batch_id: string; status: number; body: string; time: number; event_count: number }>;
-    return rows.map((r) => ({ id: r.id, batchId: r.batch_id, status: r.status, body: r.body, time: r.time, eventCount: r.event_count }));
+    return rows.map((r) => ({ id: r.id, batchId: r.batch_id, status: r.status, body: redactSecrets(r.body), time: r.time, eventCount: r.event_count }));
   }
 
   /**

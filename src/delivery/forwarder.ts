@@ -4,6 +4,7 @@ import type { Config } from '../config.js';
 import { BridgeError } from '../errors.js';
 import { RateLimitedLog, type Logger } from '../log.js';
 import { counter, histogram } from '../ops/metrics.js';
+import { redactSecrets } from '../redact.js';
 import type { JimsClient, PushOutcome } from './jims-client.js';
 import type { Outbox, OutboxRow } from './outbox.js';
 import { retryDelay } from './retry.js';
@@ -338,7 +339,7 @@ export class Forwarder {
         }
         // retryDelay counts from 0 (the first retry).
         const delayMs = retryDelay(batch.attempt - 1, { minMs: this.#jims.retryMinDelayMs, maxMs: this.#jims.retryMaxDelayMs, retryAfterMs: outcome.retryAfterMs });
-        this.#limited.warn('jims-retry', { batch: batch.id, events: batch.rows.length, attempt: batch.attempt, delayMs, status: outcome.status, why: outcome.reason }, 'JIMS did not take the batch; retrying');
+        this.#limited.warn('jims-retry', { batch: batch.id, events: batch.rows.length, attempt: batch.attempt, delayMs, status: outcome.status, why: redactSecrets(outcome.reason) }, 'JIMS did not take the batch; retrying');
         batch.timer = setTimeout(() => {
           batch.timer = undefined;
           if (this.#running) this.#enqueue(batch);

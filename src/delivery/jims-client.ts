@@ -5,6 +5,7 @@ import got, { type Got } from 'got';
 import type { Registry } from 'prom-client';
 import { resolveSecret, type Config } from '../config.js';
 import { BridgeError, ConfigError, type ErrorCode } from '../errors.js';
+import { hasUrlCredentials, redactSecrets } from '../redact.js';
 import type { PtimEvent } from '../events/ptim-event.js';
 import type { Logger } from '../log.js';
 import { counter, gauge, histogram } from '../ops/metrics.js';
@@ -61,8 +62,9 @@ export function checkJimsSettings(jims: JimsSettings): void {
   }
   for (const [key, url] of [['jims.url', jims.url], ['jims.secondaryUrl', jims.secondaryUrl]] as const) {
     // Credentials in a URL would end up in logs and metrics labels; they belong in clientSecret.
-    if (url !== undefined && /^[a-z]+:\/\/[^/]*@/i.test(url)) {
-      throw new ConfigError(`Expected \`${key}\` a URL without user:password@, got one with credentials (hidden). Put the secret in jims.clientSecret (env:NAME or file:PATH).`, { key });
+    // validateConfig refuses them already; this catches settings built without it.
+    if (url !== undefined && hasUrlCredentials(url)) {
+      throw new ConfigError(`Expected \`${key}\` a URL without credentials (user:password@ or a token in the query), got one with credentials (hidden). Put the client id in \`jims.clientId\` and the secret in \`jims.clientSecret\` (env:NAME or file:PATH).`, { key });
     }
   }
 }
@@ -328,15 +330,25 @@ export class HttpJimsClient implements JimsClient {
     try {
       if (this.#closed) throw new Error('JIMS client closed');
       const response = await this.#got.post(url, { ...options, signal: this.#abort.signal });
-      verdict = classifyResponse(response.statusCode, response.headers, response.body, this.#now());
+      // A JIMS may echo what it was sent; any answer but a 2xx can end up in a dead letter or a
+      // log line. A 2xx body is only read here (the token answer must stay whole) and dropped.
+      const ok = response.statusCode >= 200 && response.statusCode < 300;
+      const body = ok ? response.body : redactSecrets(response.body, this.#sentSecrets(options));
+      verdict = classifyResponse(response.statusCode, response.headers, body, this.#now());
     } catch (error) {
       // Only code and message: a got error also holds the request options (headers, form).
       const e = error as { code?: string; message?: string };
-      verdict = classifyError(e.code, e.message ?? String(error));
+      verdict = classifyError(e.code, redactSecrets(e.message ?? String(error), this.#sentSecrets(options)));
     }
     end();
     this.#metrics.requests.inc({ endpoint: name, route, result: resultLabel(verdict) });
     return verdict;
+  }
+
+  /** The secrets one request carried: the client secret and the bearer token it presented. */
+  #sentSecrets(options: { form?: Record<string, string>; headers: Record<string, string> }): string[] {
+    const bearer = /^Bearer\s+(.+)$/i.exec(options.headers.authorization ?? '')?.[1];
+    return [this.#secret, options.form?.client_secret ?? '', bearer ?? ''];
   }
 
   #switched(move: EndpointSwitch, reason: string): void {
@@ -389,7 +401,7 @@ export class HttpJimsClient implements JimsClient {
   #reportOnce(key: string, code: ErrorCode, message: string): void {
     if (this.#reported.has(key)) return;
     this.#reported.add(key);
-    this.#log.error({ code }, message);
+    this.#log.error({ code }, redactSecrets(message, [this.#secret]));
   }
 
   #clearReports(name: EndpointName): void {

@@ -3,6 +3,7 @@ import type { Statement } from 'better-sqlite3';
 import type { PtimEvent } from '../events/ptim-event.js';
 import type { StateDb } from '../state-db.js';
 import { counter, gauge } from '../ops/metrics.js';
+import { redactSecrets } from '../redact.js';
 
 /** One queued event as the forwarder sees it. `seq` is its place in the global order. */
 export interface OutboxRow {
@@ -18,6 +19,7 @@ export interface OutboxRow {
 export interface DeadLetterInput {
   batchId: string;
   status: number;
+  /** JIMS' answer; credentials in it (Authorization, bearer tokens, secret fields) are removed before it is stored. */
   body: string;
   rows: readonly OutboxRow[];
   /** ms since the epoch; defaults to now. */
@@ -138,7 +140,9 @@ export class Outbox {
    */
   deadLetter(input: DeadLetterInput): number {
     const events = input.rows.map((r) => ({ seq: r.seq, ip: r.ip, receivedAt: r.receivedAt, event: r.event }));
-    const body = input.body.length > DEAD_LETTER_BODY_MAX ? `${input.body.slice(0, DEAD_LETTER_BODY_MAX)}...` : input.body;
+    // The client already removed the secrets it sent; this is the store's own guarantee, whoever the caller.
+    const clean = redactSecrets(input.body);
+    const body = clean.length > DEAD_LETTER_BODY_MAX ? `${clean.slice(0, DEAD_LETTER_BODY_MAX)}...` : clean;
     let id = 0;
     let removed = 0;
     this.#db.transaction(() => {

@@ -54,20 +54,36 @@ export interface PtimCandidate extends Omit<PtimEvent, 'id' | 'state'> {
 }
 
 /**
- * Deterministic idempotency key: the same device, tunnel, state and time always give the same id,
- * so a replayed line or a retried batch is recognisable as a duplicate at JIMS.
+ * Deterministic idempotency key: the same device, IP, tunnel, user, state, time and `origin` always
+ * give the same id, so a replayed line or a retried batch is recognisable as a duplicate at JIMS.
+ * `origin` is what tells apart two events those fields cannot (after a firewall clock jump, a new
+ * connect can repeat an old one's time, tunnel id, user and IP): the line's `lineKey` (its device,
+ * tag and message text) for an event of a line, and for an event the session table makes up itself
+ * its kind and the id of the event that opened the session it ends (see session-rules.ts).
  */
-export function eventId(e: Pick<PtimEvent, 'device' | 'ip' | 'tunnelId' | 'user' | 'state' | 'time'>): string {
+export function eventId(e: Pick<PtimEvent, 'device' | 'ip' | 'tunnelId' | 'user' | 'state' | 'time'>, origin = ''): string {
   // crypto.hash: one call instead of a Hash object per event (measurable on a VPN-only replay).
-  return hash('sha256', [e.device, e.ip, e.tunnelId ?? '', e.user, e.state, e.time].join('\u0000'), 'hex').slice(0, 32);
+  return hash('sha256', [e.device, e.ip, e.tunnelId ?? '', e.user, e.state, e.time, origin].join('\u0000'), 'hex').slice(0, 32);
 }
 
-/** Builds an event from a candidate and the state the session table chose. */
-export function toEvent(c: PtimCandidate, state: PtimState, extraFlags: readonly PtimFlag[] = []): PtimEvent {
+/**
+ * A short digest of a `lineKey` (22 base64 characters of SHA-256): what the duplicate memory keeps and
+ * what an event id hashes, so neither holds nor rehashes a long line. '' for '' (and for a candidate
+ * built without one by JavaScript code, such as the benches).
+ */
+export function lineDigest(lineKey: string | undefined): string {
+  return lineKey ? hash('sha256', lineKey, 'base64').slice(0, 22) : '';
+}
+
+/**
+ * Builds an event from a candidate and the state the session table chose; its id's origin is
+ * `origin`, by default the digest of the candidate's `lineKey` (pass it when already computed).
+ */
+export function toEvent(c: PtimCandidate, state: PtimState, extraFlags: readonly PtimFlag[] = [], origin = lineDigest(c.lineKey)): PtimEvent {
   const { line: _line, lineKey: _lineKey, ...rest } = c;
   const flags = [...c.flags];
   for (const f of extraFlags) if (!flags.includes(f)) flags.push(f);
   const event: PtimEvent = { id: '', state, ...rest, flags };
-  event.id = eventId(event);
+  event.id = eventId(event, origin);
   return event;
 }

@@ -4,8 +4,9 @@ import { BridgeError } from '../errors.js';
 import { RateLimitedLog, silentLogger, type Logger } from '../log.js';
 import { counter, gauge } from '../ops/metrics.js';
 import type { StateDb } from '../state-db.js';
-import type { PtimCandidate, PtimEvent, PtimFlag } from './ptim-event.js';
+import { lineDigest, type PtimCandidate, type PtimEvent, type PtimFlag } from './ptim-event.js';
 import { DeadlineHeap } from './deadline-heap.js';
+import { checkLineTime, RecentLines } from './line-checks.js';
 import { applyRule, runWatch, type Note, type Session, type Transition, type WatchSettings } from './session-rules.js';
 
 export type SessionClock = 'wall' | 'capture';
@@ -49,16 +50,21 @@ CREATE TABLE IF NOT EXISTS session_journal (
   seq INTEGER PRIMARY KEY AUTOINCREMENT,
   entries TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS session_tombstones (
+  part INTEGER PRIMARY KEY,
+  tombstones TEXT NOT NULL
+);
 `;
 
 /**
  * One change, as journalled (arrays: half the bytes of objects): a session's new image, a
  * session ended, or only a device clock moved. The second item is the device clock after the
- * change (capture mode), null on the wall clock.
+ * change (capture mode), null on the wall clock. An end carries the key's last applied line time,
+ * kept as its tombstone (absent in journals written before issue 8).
  */
 type JournalEntry =
   | [typeof OP_PUT, number | null, ...SessionValues]
-  | [typeof OP_END, number | null, device: string, ip: string]
+  | [typeof OP_END, number | null, device: string, ip: string, lastLineAt?: number]
   | [typeof OP_CLOCK, number, device: string]
   | [typeof OP_PATCH, number | null, device: string, ip: string, ...changes: unknown[]];
 
@@ -73,10 +79,23 @@ type SessionValues = [
   device: string, ip: string, ipv6: string | null, user: string, domain: string, sender: string, vpn: string | null,
   gateway: string | null, tunnelId: string | null, peer: string | null, pattern: string, lineFlags: PtimFlag[],
   connectFlags: PtimFlag[], since: number, lastRekey: number | null, intervalMs: number, deadline: number | null, missed: number,
+  // Added by issue 8; undefined when read from an older state file.
+  lastLineAt?: number | null, openId?: string,
 ];
 
 /** Journal entries below which the journal is never folded into the snapshot (see #flush). */
 const MIN_COMPACT_ENTRIES = 65_536;
+
+/**
+ * Tombstones kept at most (~100 bytes each). Past it the oldest are forgotten first; only a flood of
+ * made-up client IPs gets there (the retention bounds the rest).
+ */
+export const MAX_TOMBSTONES = 500_000;
+/** A tombstone is kept for max(lineChecks.timeWindowSeconds, this) of the table's clock. */
+const MIN_TOMBSTONE_RETENTION_MS = 86_400_000;
+
+/** Why a line produced no event, for `ptim_bridge_session_lines_ignored_total`. */
+type IgnoredReason = 'late-down-ignored' | 'stale-line' | 'duplicate' | 'time-out-of-window';
 
 /**
  * The live VPN session table (issue 4): turns UP/DOWN candidates into connect / rekey / disconnect
@@ -100,6 +119,18 @@ const MIN_COMPACT_ENTRIES = 65_536;
  * timer. 'capture' (replay) keeps one clock per device, the latest line time seen from it; a line
  * older than its device's clock is applied at that clock (arrival order, the clock never goes back)
  * and each advance runs that device's watch first.
+ *
+ * Line checks (issue 8), in this order, before the rules: live only, a line time further than
+ * `lineChecks.timeWindowSeconds` from the receipt time is rejected or clamped to the receipt time
+ * (`lineChecks.outOfWindow`); the same lineKey again within `lineChecks.duplicateWindowSeconds` on
+ * the table's clock (receipt live, the line's own time in replay) is a duplicate, applied once; the
+ * rules then ignore a stale line (session-rules.ts), judged against the live session's last line
+ * time or, once it ended, the key's tombstone. Tombstones are journalled with the end and
+ * snapshotted in `session_tombstones`, so a restart keeps them; one counts while its line time is
+ * within the retention (max(time window, 1 day)) of the table's clock, which live is never shorter
+ * than the time window, so forgetting it later cannot change an outcome. The duplicate memory is not
+ * stored: after a restart or a rollback a copy is applied again and meets the stale rule (equal
+ * times: a rekey or an orphan-disconnect with the id of the original's event).
  */
 export class SessionTable {
   readonly #db: StateDb;
@@ -111,6 +142,16 @@ export class SessionTable {
   readonly #sessions = new Map<string, Session>();
   readonly #heaps = new Map<string, DeadlineHeap>();
   readonly #clocks = new Map<string, number>();
+  /** Per key without a live session: the last applied line time (insertion order = oldest first). */
+  readonly #tombs = new Map<string, number>();
+  #tombSweepAt = 1024;
+  readonly #retentionMs: number;
+  readonly #recent: RecentLines;
+  readonly #duplicateWindowMs: number;
+  readonly #timeWindowMs: number;
+  readonly #clampOutOfWindow: boolean;
+  /** The latest wall-clock now seen (the clock tombstones are swept by on 'wall'). */
+  #wallNow = -Infinity;
   /** Devices whose clock moved since the journal was last folded into the snapshot. */
   readonly #dirtyClocks = new Set<string>();
   #journalEntries = 0;
@@ -124,6 +165,7 @@ export class SessionTable {
   readonly #ignored;
   readonly #rekeyMissing;
   readonly #expired;
+  readonly #clamped;
 
   /**
    * Creates the tables if needed and loads the table into memory.
@@ -138,6 +180,12 @@ export class SessionTable {
       graceMs: 1000 * sessions.rekeyGraceSeconds,
       maxMissed: sessions.maxMissedRekeys,
     };
+    const { lineChecks } = options.config;
+    this.#timeWindowMs = 1000 * lineChecks.timeWindowSeconds;
+    this.#clampOutOfWindow = lineChecks.outOfWindow === 'clamp';
+    this.#retentionMs = Math.max(this.#timeWindowMs, MIN_TOMBSTONE_RETENTION_MS);
+    this.#duplicateWindowMs = 1000 * lineChecks.duplicateWindowSeconds;
+    this.#recent = new RecentLines(this.#duplicateWindowMs);
     this.#log = (options.log ?? silentLogger()).child({ module: 'events/sessions' });
     this.#rateLog = new RateLimitedLog(this.#log);
     this.#db.exec(SCHEMA);
@@ -159,8 +207,9 @@ export class SessionTable {
     const registry = options.registry;
     const transitions = registry ? counter(registry, 'ptim_bridge_session_transitions_total', 'Session table transitions by kind', ['transition']) : undefined;
     this.#transitions = cacheLabels<Transition>((t) => transitions?.labels(t));
-    const ignored = registry ? counter(registry, 'ptim_bridge_session_lines_ignored_total', 'DOWN lines that produced no event, by reason', ['reason']) : undefined;
-    this.#ignored = cacheLabels<'late-down-ignored'>((r) => ignored?.labels(r));
+    const ignored = registry ? counter(registry, 'ptim_bridge_session_lines_ignored_total', 'Matched lines that produced no event, by reason', ['reason']) : undefined;
+    this.#ignored = cacheLabels<IgnoredReason>((r) => ignored?.labels(r));
+    this.#clamped = registry ? counter(registry, 'ptim_bridge_session_line_times_clamped_total', 'Live lines whose time was out of window and replaced by the receipt time') : undefined;
     this.#rekeyMissing = registry ? counter(registry, 'ptim_bridge_session_rekey_missing_total', 'Sessions whose rekey deadline passed without an UP') : undefined;
     this.#expired = registry ? counter(registry, 'ptim_bridge_session_expired_total', 'Sessions ended by the rekey watch') : undefined;
     if (registry) {
@@ -231,13 +280,30 @@ export class SessionTable {
    */
   apply(candidate: PtimCandidate, receivedAt: number): PtimEvent[] {
     if (!this.#inOwnTransaction) this.#sync();
+    // Parsed and digested once: both are needed by the checks and by the rules.
+    let lineTime = Date.parse(candidate.time);
+    if (this.#clock === 'wall') {
+      if (receivedAt > this.#wallNow) this.#wallNow = receivedAt;
+      const check = checkLineTime(lineTime, receivedAt, this.#timeWindowMs);
+      if (check.kind === 'out-of-window') {
+        const clamped = this.#outOfWindow(candidate, check.skewMs, receivedAt);
+        if (clamped === undefined) return [];
+        candidate = clamped;
+        lineTime = receivedAt;
+      }
+    }
+    const digest = lineDigest(candidate.lineKey);
+    // Replay only: a line timed exactly at its receipt time had no time of its own (normalize stands
+    // the receipt time in for a missing header time, and a replay's receipt time is the file's mtime
+    // or --now). It is not judged by, and does not move, the stale mark or the duplicate memory.
+    const untimed = this.#clock === 'capture' && lineTime === receivedAt;
+    if (!untimed && this.#isDuplicate(candidate, digest, lineTime, receivedAt)) return [];
     const events: PtimEvent[] = [];
     const device = candidate.device;
     const before = this.#pending.length;
     let now: number;
     let advanced = false;
     if (this.#clock === 'capture') {
-      const lineTime = Date.parse(candidate.time);
       const clock = this.#clocks.get(device);
       now = Number.isFinite(lineTime) ? lineTime : receivedAt;
       if (clock !== undefined && now <= clock) {
@@ -264,11 +330,15 @@ export class SessionTable {
         current = watched.session;
       }
     }
-    const result = applyRule(current, candidate, now, this.#settings);
+    const tomb = current === undefined ? this.#tombstone(key, now) : undefined;
+    const result = applyRule(current, candidate, now, this.#settings, { tombstone: tomb, untimed, lineAt: lineTime, digest });
     this.#transitions(result.transition)?.inc();
     this.#notes(result.notes);
     events.push(...result.events);
-    if (result.session !== current) this.#put(key, result.session, current);
+    if (result.session !== current) this.#put(key, result.session, current, result.lastLineAt);
+    // An orphan DOWN leaves a tombstone; written even when unchanged, so that every line that gave an
+    // event also wrote the journal and a rollback of the caller's transaction is noticed (#sync).
+    else if (result.transition === 'orphan-disconnect') this.#end(key, device, candidate.ip, result.lastLineAt);
     // Every entry carries its device clock; only a clock that moved alone needs its own entry.
     if (advanced && this.#pending.length === before) this.#pending.push([OP_CLOCK, now, device]);
     if (!this.#inOwnTransaction) this.#flush();
@@ -283,6 +353,7 @@ export class SessionTable {
    */
   expire(now: number): PtimEvent[] {
     if (!this.#inOwnTransaction) this.#sync();
+    if (this.#clock === 'wall' && now > this.#wallNow && Number.isFinite(now)) this.#wallNow = now;
     const events: PtimEvent[] = [];
     const devices = [...this.#heaps.keys()].sort();
     for (const device of devices) {
@@ -343,12 +414,15 @@ export class SessionTable {
     events.push(...found);
   }
 
-  #put(key: string, next: Session | undefined, previous: Session | undefined): void {
+  /** `lastLineAt`: when the session ends, the time its tombstone keeps (default: its last line's). */
+  #put(key: string, next: Session | undefined, previous: Session | undefined, lastLineAt = previous?.lastLineAt): void {
     if (next === undefined) {
       if (previous === undefined) return;
       this.#sessions.delete(key);
-      this.#pending.push([OP_END, this.#clocks.get(previous.device) ?? null, previous.device, previous.ip]);
+      this.#end(key, previous.device, previous.ip, lastLineAt);
     } else {
+      // The session carries the key's last line time now.
+      this.#tombs.delete(key);
       this.#sessions.set(key, next);
       if (next.deadline !== undefined && next.deadline !== previous?.deadline) this.#heapOf(next.device).push(next.deadline, key);
       const clock = this.#clocks.get(next.device) ?? null;
@@ -358,6 +432,91 @@ export class SessionTable {
         this.#pending.push(patchOf(clock, previous, next));
       }
     }
+  }
+
+  /** No session for the key any more; its last applied line time (if known) becomes its tombstone. */
+  #end(key: string, device: string, ip: string, lastLineAt: number | undefined): void {
+    const entry: JournalEntry = [OP_END, this.#clocks.get(device) ?? null, device, ip];
+    if (lastLineAt !== undefined) {
+      entry.push(lastLineAt);
+      this.#setTomb(key, lastLineAt);
+      if (this.#tombs.size >= this.#tombSweepAt) this.#sweepTombs();
+    }
+    this.#pending.push(entry);
+  }
+
+  #setTomb(key: string, at: number): void {
+    // Delete first: the map's order stays the order of the last ends, oldest first.
+    this.#tombs.delete(key);
+    this.#tombs.set(key, at);
+    if (this.#tombs.size > MAX_TOMBSTONES) {
+      for (const oldest of this.#tombs.keys()) {
+        this.#tombs.delete(oldest);
+        break;
+      }
+    }
+  }
+
+  /** The key's tombstone, if it is within the retention of `now` (the table's clock for the line). */
+  #tombstone(key: string, now: number): number | undefined {
+    const at = this.#tombs.get(key);
+    return at !== undefined && at >= now - this.#retentionMs ? at : undefined;
+  }
+
+  /**
+   * Drops the tombstones past their retention: memory only, since #tombstone ignores them anyway.
+   * Runs when the map doubled since the last sweep (O(1) per end) and before a compaction.
+   */
+  #sweepTombs(): void {
+    for (const [key, at] of this.#tombs) {
+      const now = this.#clock === 'wall' ? this.#wallNow : (this.#clocks.get(deviceOfKey(key)) ?? -Infinity);
+      if (at < now - this.#retentionMs) this.#tombs.delete(key);
+    }
+    this.#tombSweepAt = Math.max(1024, 2 * this.#tombs.size);
+  }
+
+  /**
+   * Live, a line out of the time window: a copy timed at the receipt when the config says clamp,
+   * undefined (rejected) otherwise; counted and logged either way.
+   */
+  #outOfWindow(candidate: PtimCandidate, skewMs: number, receivedAt: number): PtimCandidate | undefined {
+    const fields = {
+      device: candidate.device,
+      sender: candidate.sender,
+      ip: candidate.ip,
+      receivedAt: new Date(receivedAt).toISOString(),
+      skewSeconds: Math.round(skewMs / 1000),
+      input: { time: candidate.time, user: candidate.user, line: candidate.line },
+    };
+    if (!this.#clampOutOfWindow) {
+      this.#ignored('time-out-of-window')?.inc();
+      this.#rateLog.warn('time-out-of-window', { ...fields, action: 'rejected' }, 'Line time too far from its receipt time (lineChecks.timeWindowSeconds): rejected, no event; check the firewall clock (NTP)');
+      return undefined;
+    }
+    this.#clamped?.inc();
+    this.#rateLog.warn('time-out-of-window', { ...fields, action: 'clamped' }, 'Line time too far from its receipt time (lineChecks.timeWindowSeconds): clamped, the event carries the receipt time; check the firewall clock (NTP)');
+    return { ...candidate, time: new Date(receivedAt).toISOString() };
+  }
+
+  /**
+   * Whether the same line (lineKey) was applied within the duplicate window on the table's clock:
+   * receipt time live, the line's own time in replay. The window is capped at half the VPN's rekey
+   * interval, since every rekey repeats its UP text word for word.
+   */
+  #isDuplicate(candidate: PtimCandidate, digest: string, lineAt: number, receivedAt: number): boolean {
+    if (this.#duplicateWindowMs === 0 || digest === '') return false;
+    const interval = this.#settings.intervalMs(candidate.vpn);
+    const windowMs = interval > 0 ? Math.min(this.#duplicateWindowMs, interval / 2) : this.#duplicateWindowMs;
+    let at = receivedAt;
+    let bucket = '';
+    if (this.#clock === 'capture') {
+      if (Number.isFinite(lineAt)) at = lineAt;
+      bucket = candidate.device;
+    }
+    if (!this.#recent.seen(bucket, digest, at, windowMs)) return false;
+    this.#ignored('duplicate')?.inc();
+    this.#rateLog.warn('duplicate', { device: candidate.device, sender: candidate.sender, ip: candidate.ip, input: { time: candidate.time, user: candidate.user, line: candidate.line } }, 'The same line again within lineChecks.duplicateWindowSeconds (two relays, or UDP and TCP): applied once, no event');
+    return true;
   }
 
   #heapOf(device: string): DeadlineHeap {
@@ -377,7 +536,7 @@ export class SessionTable {
       this.#journalEntries += this.#pending.length;
       this.#pending = [];
     }
-    if (mayCompact && this.#journalEntries >= Math.max(MIN_COMPACT_ENTRIES, 2 * this.#sessions.size)) this.#compact();
+    if (mayCompact && this.#journalEntries >= Math.max(MIN_COMPACT_ENTRIES, 2 * (this.#sessions.size + this.#tombs.size))) this.#compact();
   }
 
   /**
@@ -398,6 +557,20 @@ export class SessionTable {
       }
     }
     if (chunk.length > 0) this.#stmt.snapshot.run(part, JSON.stringify(chunk));
+    this.#sweepTombs();
+    this.#stmt.clearTombstones.run();
+    part = 0;
+    let tombs: Array<[string, string, number]> = [];
+    // In the map's order, so that a reload forgets the same oldest ones first.
+    for (const [key, at] of this.#tombs) {
+      const cut = key.lastIndexOf('\u0000');
+      tombs.push([key.slice(0, cut), key.slice(cut + 1), at]);
+      if (tombs.length === SNAPSHOT_PART) {
+        this.#stmt.tombstones.run(part++, JSON.stringify(tombs));
+        tombs = [];
+      }
+    }
+    if (tombs.length > 0) this.#stmt.tombstones.run(part, JSON.stringify(tombs));
     for (const device of this.#dirtyClocks) this.#stmt.setClock.run(device, this.#clocks.get(device)!);
     this.#stmt.clearJournal.run();
     this.#dirtyClocks.clear();
@@ -421,9 +594,15 @@ export class SessionTable {
     this.#sessions.clear();
     this.#clocks.clear();
     this.#dirtyClocks.clear();
+    this.#tombs.clear();
+    // Lines of a rolled-back batch will come again: they must not look like duplicates then.
+    this.#recent.clear();
     this.#pending = [];
     for (const text of this.#stmt.loadSnapshot.iterate() as Iterable<string>) {
       for (const v of JSON.parse(text) as SessionValues[]) this.#sessions.set(keyOf(v[0], v[1]), fromValues(v));
+    }
+    for (const text of this.#stmt.loadTombstones.iterate() as Iterable<string>) {
+      for (const [device, ip, at] of JSON.parse(text) as Array<[string, string, number]>) this.#setTomb(keyOf(device, ip), at);
     }
     for (const { device, clock } of this.#stmt.clocks.all() as Array<{ device: string; clock: number }>) this.#clocks.set(device, clock);
     this.#journalEntries = 0;
@@ -440,6 +619,7 @@ export class SessionTable {
         if (op === OP_CLOCK) continue;
         const key = keyOf(device, e[3]);
         if (op === OP_PUT) {
+          this.#tombs.delete(key);
           this.#sessions.set(key, fromValues(e.slice(2) as SessionValues));
         } else if (op === OP_PATCH) {
           const base = this.#sessions.get(key);
@@ -450,9 +630,11 @@ export class SessionTable {
           this.#sessions.set(key, fromValues(values as SessionValues));
         } else {
           this.#sessions.delete(key);
+          if (typeof e[4] === 'number') this.#setTomb(key, e[4]);
         }
       }
     }
+    this.#tombSweepAt = Math.max(1024, 2 * this.#tombs.size);
     this.#rebuildHeaps();
   }
 
@@ -463,6 +645,12 @@ export class SessionTable {
 
   #notes(notes: readonly Note[]): void {
     for (const note of notes) {
+      if (note.kind === 'stale-line') {
+        const c = note.candidate;
+        this.#ignored('stale-line')?.inc();
+        this.#rateLog.warn('stale-line', { device: c.device, sender: c.sender, ip: c.ip, liveUser: note.session?.user, lastLineAt: new Date(note.lastLineAt).toISOString(), input: { line: c.line, user: c.user, tunnelId: c.tunnelId, time: c.time } }, 'Line older than the last line applied for its device + IP (replayed, delayed or resent): it would undo a newer state, no event');
+        continue;
+      }
       const s = note.session;
       switch (note.kind) {
         case 'rekey-missing':
@@ -496,6 +684,9 @@ function prepare(db: StateDb) {
     journal: db.prepare('INSERT INTO session_journal (entries) VALUES (?)'),
     lastSeq: db.prepare('SELECT seq FROM session_journal ORDER BY seq DESC LIMIT 1').pluck(),
     clearJournal: db.prepare('DELETE FROM session_journal'),
+    tombstones: db.prepare('INSERT INTO session_tombstones (part, tombstones) VALUES (?, ?)'),
+    clearTombstones: db.prepare('DELETE FROM session_tombstones'),
+    loadTombstones: db.prepare('SELECT tombstones FROM session_tombstones ORDER BY part').pluck(),
     clocks: db.prepare('SELECT device, clock FROM session_clocks'),
     setClock: db.prepare('INSERT INTO session_clocks (device, clock) VALUES (?, ?) ON CONFLICT (device) DO UPDATE SET clock = excluded.clock'),
   };
@@ -503,6 +694,11 @@ function prepare(db: StateDb) {
 
 function keyOf(device: string, ip: string): string {
   return `${device}\u0000${ip}`;
+}
+
+/** The device of a key (an IP never holds NUL; a device name might). */
+function deviceOfKey(key: string): string {
+  return key.slice(0, key.lastIndexOf('\u0000'));
 }
 
 function bySessionKey(a: Session, b: Session): number {
@@ -547,6 +743,8 @@ function patchOf(clock: number | null, a: Session, b: Session): JournalEntry {
   if (a.intervalMs !== b.intervalMs) p.push(15, b.intervalMs);
   if (a.deadline !== b.deadline) p.push(16, b.deadline ?? null);
   if (a.missed !== b.missed) p.push(17, b.missed);
+  if (a.lastLineAt !== b.lastLineAt) p.push(18, b.lastLineAt ?? null);
+  if (a.openId !== b.openId) p.push(19, b.openId);
   return p;
 }
 
@@ -562,12 +760,14 @@ function toValues(s: Session): SessionValues {
   return [
     s.device, s.ip, s.ipv6 ?? null, s.user, s.domain, s.sender, s.vpn ?? null, s.gateway ?? null, s.tunnelId ?? null, s.peer ?? null, s.pattern,
     s.lineFlags, s.connectFlags, s.since, s.lastRekey ?? null, s.intervalMs, s.deadline ?? null, s.missed,
+    s.lastLineAt ?? null, s.openId,
   ];
 }
 
 function fromValues(v: SessionValues): Session {
-  const [device, ip, ipv6, user, domain, sender, vpn, gateway, tunnelId, peer, pattern, lineFlags, connectFlags, since, lastRekey, intervalMs, deadline, missed] = v;
-  const s: Session = { device, ip, user, domain, sender, pattern, lineFlags, connectFlags, since, intervalMs, missed };
+  const [device, ip, ipv6, user, domain, sender, vpn, gateway, tunnelId, peer, pattern, lineFlags, connectFlags, since, lastRekey, intervalMs, deadline, missed, lastLineAt, openId] = v;
+  const s: Session = { device, ip, user, domain, sender, pattern, lineFlags, connectFlags, since, intervalMs, missed, openId: openId ?? '' };
+  if (lastLineAt !== undefined && lastLineAt !== null) s.lastLineAt = lastLineAt;
   if (ipv6 !== null) s.ipv6 = ipv6;
   if (vpn !== null) s.vpn = vpn;
   if (gateway !== null) s.gateway = gateway;

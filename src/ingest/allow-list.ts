@@ -17,14 +17,15 @@ export interface AllowList {
  * `allowAny` allows everybody (the entries are still validated).
  * @throws BridgeError ERR_CONFIG_INVALID naming the bad entry.
  */
-export function createAllowList(cidrs: readonly string[], allowAny = false): AllowList {
+export function createAllowList(cidrs: readonly string[], allowAny = false, key = 'senders.allow'): AllowList {
   const list = new BlockList();
   for (const entry of cidrs) {
     const [address = '', bits, ...rest] = entry.trim().split('/');
     const family = isIP(address);
     const prefix = bits === undefined ? (family === 6 ? 128 : 32) : Number(bits);
     if (family === 0 || rest.length > 0 || !/^\d{1,3}$/.test(String(prefix)) || prefix > (family === 6 ? 128 : 32)) {
-      throw new BridgeError('ERR_CONFIG_INVALID', `Expected an address or CIDR like 192.0.2.0/24 or 2001:db8::/32 in the sender allow-list (config \`senders.allow\` or --allow-sender), got ${JSON.stringify(entry)}`, { key: 'senders.allow' });
+      const where = key === 'senders.allow' ? 'the sender allow-list (config `senders.allow` or --allow-sender)' : `config \`${key}\``;
+      throw new BridgeError('ERR_CONFIG_INVALID', `Expected an address or CIDR like 192.0.2.0/24 or 2001:db8::/32 in ${where}, got ${JSON.stringify(entry)}`, { key });
     }
     const mapped = family === 6 ? mappedV4(address) : undefined;
     if (mapped !== undefined && prefix >= 96) {

@@ -79,7 +79,7 @@ export async function startTcpListener(url: ListenUrl, ctx: IngestContext, tls?:
     const sender = normalizeAddress(secure.remoteAddress ?? '');
     secure.on('error', () => {});
     idleTimer(secure, sender, 'tls', idleMs, ctx);
-    readFrames(secure, sender, 'tls', ctx);
+    readFrames(secure, sender, 'tls', ctx, secure.authorized ? certificateNames(secure) : undefined);
   });
   server.on('error', (error) => ctx.drop(transport, 'socket-error', { error: error.message }));
 
@@ -105,14 +105,28 @@ export async function startTcpListener(url: ListenUrl, ctx: IngestContext, tls?:
   });
 }
 
-function readFrames(stream: Socket, sender: string, transport: Transport & ('tcp' | 'tls'), ctx: IngestContext): void {
+/**
+ * The names a verified client certificate vouches for: its subject CN and DNS subject alternative
+ * names, lower case (the device binding compares them with config `devices.<name>.certNames`).
+ */
+function certificateNames(socket: TLSSocket): readonly string[] | undefined {
+  const cert = socket.getPeerCertificate();
+  if (!cert || Object.keys(cert).length === 0) return undefined;
+  const names = new Set<string>();
+  const cn = cert.subject?.CN;
+  for (const name of Array.isArray(cn) ? cn : cn === undefined ? [] : [cn]) names.add(name.toLowerCase());
+  for (const alt of (cert.subjectaltname ?? '').split(', ')) if (alt.startsWith('DNS:')) names.add(alt.slice(4).toLowerCase());
+  return names.size > 0 ? Object.freeze([...names]) : undefined;
+}
+
+function readFrames(stream: Socket, sender: string, transport: Transport & ('tcp' | 'tls'), ctx: IngestContext, peerNames?: readonly string[]): void {
   const decoder = new FrameDecoder({ maxMessageBytes: ctx.limits.maxMessageBytes });
   const accepted = ctx.accepted(transport);
   let receivedAt = 0;
   const sink: FrameSink = {
     frame(data) {
       accepted.inc();
-      ctx.onMessage({ data, sender, receivedAt, transport });
+      ctx.onMessage(peerNames === undefined ? { data, sender, receivedAt, transport } : { data, sender, receivedAt, transport, peerNames });
     },
     oversized(bytes) {
       ctx.drop(transport, 'too-long', { sender, bytes });

@@ -18,6 +18,11 @@ export interface Behaviour {
   retryAfter: string | undefined;
   /** Tokens stop working after this many seconds, whatever `expires_in` promised. */
   expireTokensAfterSeconds: number | undefined;
+  /**
+   * Injected error answers echo the request's Authorization header and bearer token in their body,
+   * as careless servers do: tests that the bridge keeps credentials out of dead letters and logs.
+   */
+  echoAuthorization: boolean;
 }
 
 /** A change to apply with `setBehaviour`; one-shot parts count down as requests arrive. */
@@ -42,6 +47,7 @@ export const DEFAULT_BEHAVIOUR: Behaviour = Object.freeze({
   status: undefined,
   retryAfter: undefined,
   expireTokensAfterSeconds: undefined,
+  echoAuthorization: false,
 });
 
 export class BehaviourPlan {

@@ -69,6 +69,8 @@ export interface JimsSim {
   setBehaviour(change: BehaviourChange): Promise<void>;
   /** Invalidates every issued token: the next push with an old token gets 401. */
   revokeTokens(): void;
+  /** The tokens issued and not revoked: for tests asserting they appear nowhere they should not. */
+  issuedTokens(): string[];
   close(): Promise<void>;
 }
 
@@ -137,7 +139,7 @@ export async function startJimsSim(options: JimsSimOptions): Promise<JimsSim> {
     if (body === undefined) return send(res, 413, { error: 'payload_too_large', maxBodyBytes });
     if (decision.kind === 'status') {
       if (decision.retryAfter !== undefined) res.setHeader('Retry-After', decision.retryAfter);
-      return send(res, decision.status, { error: 'injected', status: decision.status });
+      return send(res, decision.status, { error: 'injected', status: decision.status, ...(plan.current().echoAuthorization ? echoOf(req) : {}) });
     }
     if (route === 'token') return token(req, res, body);
     return events(req, res, body);
@@ -250,12 +252,21 @@ export async function startJimsSim(options: JimsSimOptions): Promise<JimsSim> {
       if (change.down === false && !listening) await listen(port);
     },
     revokeTokens: () => tokens.revokeAll(),
+    issuedTokens: () => tokens.held(),
     async close() {
       for (const timer of timers) clearTimeout(timer);
       timers.clear();
       await stopListening();
     },
   };
+}
+
+/** What a careless server writes back: the Authorization header, as a field and inside prose with the bare token. */
+function echoOf(req: IncomingMessage): Record<string, string> {
+  const authorization = req.headers.authorization;
+  if (authorization === undefined) return {};
+  const token = /^Bearer\s+(\S+)$/i.exec(authorization)?.[1] ?? authorization;
+  return { authorization, detail: `request with token ${token} refused; Authorization: ${authorization}` };
 }
 
 function digest(text: string): Buffer {

@@ -29,6 +29,11 @@ export class TokenStore {
     this.#tokens.clear();
   }
 
+  /** Every token still held (issued, not revoked), for tests that look for them where they must not be. */
+  held(): string[] {
+    return [...this.#tokens.keys()];
+  }
+
   get issued(): number {
     return this.#issued;
   }

@@ -1,5 +1,7 @@
 import XRegExp from 'xregexp';
 import type { LineState } from '../events/ptim-event.js';
+// First: sets the V8 flags that make a regex built after it fall back to a linear-time engine.
+import { linearTimeProblem } from './linear-regexp.js';
 import { patternError, type DefinitionSource } from './pattern-file.js';
 
 /** Captures every shipped rule must yield (contracts: the normalizer reads these names). */
@@ -96,7 +98,8 @@ export interface CompiledRegex {
 /**
  * Compiles a rule's regex with its sub-patterns and checks the captures the normalizer needs.
  * @throws PatternError naming the rule when the regex does not compile, uses the g/y flags through
- *   an inline modifier, or lacks a required named capture.
+ *   an inline modifier, lacks a required named capture, or cannot run on V8's linear-time engine
+ *   (backreference, lookaround, i/u flag, counted repeats over 16 copies; linear-regexp.ts).
  */
 export function compileRule(
   rule: { ruleId: string; state: LineState; regex: string; file: string; regexLine: number },
@@ -119,6 +122,16 @@ export function compileRule(
   if (missing.length > 0) {
     throw patternError(
       `Rule \`${rule.ruleId}\` (state ${rule.state}) lacks the named capture${missing.length > 1 ? 's' : ''} ${missing.map((n) => `(?<${n}>...)`).join(', ')}; the normalizer needs ${REQUIRED_CAPTURES[rule.state].join(', ')}`,
+      where,
+    );
+  }
+  // A rule V8's linear-time engine cannot run would backtrack without bound on a crafted line
+  // (linear-regexp.ts); refused here rather than found out by a stalled listener.
+  const problem = linearTimeProblem(regex);
+  if (problem !== undefined) {
+    const inSubs = Object.entries(subs).filter(([, sub]) => linearTimeProblem(sub) !== undefined).map(([name]) => `{{${name}}}`);
+    throw patternError(
+      `The regex of rule \`${rule.ruleId}\` cannot run on the linear-time regex engine that keeps a crafted line from stalling the bridge${inSubs.length > 0 ? ` (the cause is in ${inSubs.join(', ')})` : ''}: it uses ${problem}`,
       where,
     );
   }

@@ -61,6 +61,8 @@ export type Recognition =
   | { kind: 'near-miss' }
   | { kind: 'none' };
 
+const LINE_BREAKING = /[\r\n\u0000\u2028\u2029]/;
+
 const NONE: Recognition = Object.freeze({ kind: 'none' });
 const NEAR_MISS: Recognition = Object.freeze({ kind: 'near-miss' });
 
@@ -119,6 +121,8 @@ class CompiledPatternSet implements PatternSet {
     const rules = message === undefined ? undefined : this.#byTag.get(message.tag);
     if (rules === undefined) return this.isNearMiss(envelope.msg) ? NEAR_MISS : NONE;
     const { body, app } = message!;
+    // A line break or NUL inside one message: whatever follows could pose as another line.
+    if (LINE_BREAKING.test(body)) return { kind: 'rejected', ruleId: this.rules[rules[0]!]!.id, reason: 'control-characters' };
     const seen = this.#seen;
     seen.fill(0);
     for (const i of rules) {

@@ -2,11 +2,13 @@ import type { ExecutionContext } from 'ava';
 import type { ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { BehaviourChange } from '../../src/jims-sim/behaviour.js';
 import type { CertificatePair } from '../../src/jims-sim/self-signed.js';
 import { startJimsSim, type JimsSim } from '../../src/jims-sim/server.js';
 import { startCli } from '../helpers/cli.js';
+import { rfc3164Stamp } from '../helpers/syslog-time.js';
 import { waitUntil } from '../helpers/wait.js';
 
 /**
@@ -56,11 +58,12 @@ export function vpnMessage(kind: 'up' | 'down', i: number): string {
     : `IKE_VPN_DOWN_ALARM_USER: VPN ra-vpn from 198.51.100.23 is down. ${fields}, Reason: Peer sent delete`;
 }
 
-/** A complete RFC 3164 syslog line (no trailer) as an SRX sends it; `second` makes the stamp (and so the event id) distinct. */
+/**
+ * A complete RFC 3164 syslog line (no trailer) as an SRX sends it, stamped now (a live bridge refuses
+ * times a day away from receipt) plus `second` seconds: a later `second` is a later line.
+ */
 export function vpnLine(kind: 'up' | 'down', i: number, second = 0): string {
-  const s = 11 + (second % 40);
-  const m = 2 + Math.floor(second / 40) % 50;
-  return `<30>Mar 14 09:${String(m).padStart(2, '0')}:${String(s).padStart(2, '0')} srx-hq iked[4242]: ${vpnMessage(kind, i)}`;
+  return `<30>${rfc3164Stamp(Math.floor(Date.now() / 1000) * 1000 + second * 1000)} srx-hq iked[4242]: ${vpnMessage(kind, i)}`;
 }
 
 export interface BridgeOptions {
@@ -75,6 +78,8 @@ export interface BridgeOptions {
   dir: string;
   /** Extra `sessions` config keys (rekeyIntervalSeconds...). */
   sessions?: Record<string, unknown>;
+  /** Extra `lineChecks` config keys (duplicateWindowSeconds...). */
+  lineChecks?: Record<string, unknown>;
   /** Log level of the run (info by default). */
   logLevel?: string;
   /** Wait for "ready" (default). False: return at once, e.g. for a run that must fail. */
@@ -110,9 +115,12 @@ export async function startBridgeProcess(t: ExecutionContext, options: BridgeOpt
   writeFileSync(configFile, JSON.stringify({
     listen: ['tcp://127.0.0.1:0'],
     senders: { allow: ['127.0.0.1/32'] },
+    // The firewalls the test lines name (srx-hq; this machine's name in logger's lines), bound to the address the test sends from.
+    devices: { 'srx-hq': { senders: ['127.0.0.1'] }, [hostname()]: { senders: ['127.0.0.1'] } },
     metrics: { listen: '127.0.0.1:0' },
     vpns: { 'ra-vpn': { domain: 'corp.example' } },
     sessions: { ...options.sessions },
+    lineChecks: { ...options.lineChecks },
     jims: { retryMinDelayMs: 20, retryMaxDelayMs: 200, lingerMs: 0, probeIntervalSeconds: 1, ...options.jims },
     log: { level: options.logLevel ?? 'info' },
   }));

@@ -11,7 +11,9 @@ const run = promisify(execFile);
 test('live path: UP, the same UP again (rekey, rekey-inferred), DOWN; JIMS ends with no identity for the IP', async (t) => {
   const dir = tempDir(t, 'ptim-rekey-');
   const { sim, caFile } = await startSim(t, dir);
-  const bridge = await startBridgeProcess(t, { dir, state: join(dir, 'state.db'), jimsUrl: sim.url, caFile });
+  // A real rekey repeats its UP text an SA lifetime later; here it comes a moment later, inside the
+  // duplicate window (the same line twice would be applied once), so the window is off.
+  const bridge = await startBridgeProcess(t, { dir, state: join(dir, 'state.db'), jimsUrl: sim.url, caFile, lineChecks: { duplicateWindowSeconds: 0 } });
   const ip = clientIp(7);
   // util-linux logger over TCP, as a syslog daemon relaying the SRX would send it.
   const logger = (text: string) =>

@@ -5,8 +5,11 @@ import anyTest from 'ava';
 const test = anyTest.serial;
 import { execFile, type ChildProcess } from 'node:child_process';
 import { connect } from 'node:net';
+import { hostname } from 'node:os';
 import { promisify } from 'node:util';
 import { runCli, startCli } from '../helpers/cli.js';
+// Live lines need a time near their receipt (lineChecks.timeWindowSeconds).
+import { rfc3164Stamp } from '../helpers/syslog-time.js';
 import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { testCerts } from '../helpers/certs.js';
@@ -60,7 +63,9 @@ async function startRun(t: import('ava').ExecutionContext, args: string[], liste
 }
 
 test('run --dry-run: logger over UDP and TCP -> NDJSON events on stdout; SIGTERM exits 0', async (t) => {
-  const r = await startRun(t, ['--listen', 'udp://127.0.0.1:0', '--listen', 'tcp://127.0.0.1:0', '--allow-sender', '127.0.0.1'], 2);
+  // logger names this machine as the host: no `devices:` binding here, so unbound devices are allowed (and warned about).
+  const r = await startRun(t, ['--listen', 'udp://127.0.0.1:0', '--listen', 'tcp://127.0.0.1:0', '--allow-sender', '127.0.0.1', '--allow-unbound-devices'], 2);
+  t.regex(r.stderr(), /allowUnboundDevices is on/);
   await run('logger', ['--server', '127.0.0.1', '--port', String(r.ports.get('udp')), '--udp', '--rfc3164', '-t', 'iked', UP]);
   await waitUntil(() => r.events().length === 1, 60_000, 'the connect event');
   await run('logger', ['--server', '127.0.0.1', '--port', String(r.ports.get('tcp')), '--tcp', '--octet-count', '--rfc5424', '-t', 'iked', DOWN]);
@@ -77,15 +82,15 @@ test('run --dry-run: logger over UDP and TCP -> NDJSON events on stdout; SIGTERM
 });
 
 test('run --dry-run: SIGINT finishes what is in hand (a TCP line sent just before) and exits 0', async (t) => {
-  const r = await startRun(t, ['--listen', 'tcp://127.0.0.1:0', '--allow-any-sender'], 1);
+  const r = await startRun(t, ['--listen', 'tcp://127.0.0.1:0', '--allow-any-sender', '--allow-unbound-devices'], 1);
   t.regex(r.stderr(), /ANY sender/);
   const s = connect({ port: r.ports.get('tcp')!, host: '127.0.0.1' });
   s.on('error', () => {});
   await new Promise((resolve) => s.once('connect', resolve));
-  s.write(`<30>Mar 14 09:02:11 srx-hq iked[4242]: ${UP}\n`);
+  s.write(`<30>${rfc3164Stamp()} srx-hq iked[4242]: ${UP}\n`);
   await waitUntil(() => r.events().length === 1, 60_000, 'the event');
   // The last line has no trailer yet: it is in hand, and must still come out when we stop.
-  s.write(`<30>Mar 14 17:40:02 srx-hq iked[4242]: ${DOWN}`);
+  s.write(`<30>${rfc3164Stamp(Date.now() + 1000)} srx-hq iked[4242]: ${DOWN}`);
   s.on('end', () => s.end());
   r.child.kill('SIGINT');
   const { code } = await r.exit;
@@ -94,15 +99,20 @@ test('run --dry-run: SIGINT finishes what is in hand (a TCP line sent just befor
   t.is(r.events()[1]!.device, 'srx-hq');
 });
 
-test('run --dry-run over TLS with --tls-cert/--tls-key/--tls-client-ca (openssl s_client with a client certificate)', async (t) => {
+test('run --dry-run over TLS with --tls-cert/--tls-key/--tls-client-ca (openssl s_client with a client certificate); the certificate name binds the device', async (t) => {
   const certs = await testCerts();
-  const r = await startRun(t, ['--listen', 'tls://127.0.0.1:0', '--allow-sender', '127.0.0.0/8', '--tls-cert', certs.serverCert, '--tls-key', certs.serverKey, '--tls-client-ca', certs.caCert], 1);
+  const dir = tempDir(t);
+  // srx-hq is bound to the client certificate's CN only, not to any address.
+  writeFileSync(join(dir, 'devices.yaml'), 'devices: { srx-hq: { certNames: [srx-test] } }\n');
+  const r = await startRun(t, ['--config', join(dir, 'devices.yaml'), '--listen', 'tls://127.0.0.1:0', '--allow-sender', '127.0.0.0/8', '--tls-cert', certs.serverCert, '--tls-key', certs.serverKey, '--tls-client-ca', certs.caCert], 1);
   const child = (await import('node:child_process')).spawn('openssl', ['s_client', '-connect', `127.0.0.1:${r.ports.get('tls')}`, '-servername', 'localhost', '-no_ign_eof', '-CAfile', certs.caCert, '-cert', certs.clientCert, '-key', certs.clientKey]);
   child.stdout.resume();
   child.stderr.resume();
-  child.stdin.end(`<30>Mar 14 09:02:11 srx-hq iked[4242]: ${UP}\n`);
+  // The certificate speaks for srx-hq, not for srx-branch: that line is refused as device-not-bound.
+  child.stdin.end(`<30>${rfc3164Stamp()} srx-branch iked[4242]: ${UP.replace('10.20.0.5-10.20.0.5', '10.20.0.99-10.20.0.99')}\n<30>${rfc3164Stamp()} srx-hq iked[4242]: ${UP}\n`);
   await waitUntil(() => r.events().length === 1, 60_000, 'the event over TLS');
   t.like(r.events()[0], { state: 'connect', user: 'alice', device: 'srx-hq' });
+  await waitUntil(() => /device-not-bound/.test(r.stderr()), 10_000, 'the refusal of srx-branch');
   r.child.kill('SIGTERM');
   t.is((await r.exit).code, 0);
 });
@@ -115,6 +125,8 @@ test('run --dry-run --config: listeners, allow-list, TLS files (relative paths) 
   writeFileSync(join(dir, 'bridge.yaml'), [
     'listen: [udp://127.0.0.1:0, tls://127.0.0.1:0]',
     'senders: { allow: [127.0.0.1/32] }',
+    // logger names this machine as the host.
+    `devices: { ${JSON.stringify(hostname())}: { senders: [127.0.0.1] } }`,
     'tls: { cert: server.crt, key: server.key }',
     'vpns: { ra-vpn: { domain: corp.example } }',
     '',
@@ -128,7 +140,7 @@ test('run --dry-run --config: listeners, allow-list, TLS files (relative paths) 
 });
 
 test('run --dry-run stops cleanly when the reader of stdout goes away', async (t) => {
-  const r = await startRun(t, ['--listen', 'udp://127.0.0.1:0', '--allow-sender', '127.0.0.1'], 1);
+  const r = await startRun(t, ['--listen', 'udp://127.0.0.1:0', '--allow-sender', '127.0.0.1', '--allow-unbound-devices'], 1);
   r.child.stdout!.destroy();
   // The next event's write fails with EPIPE: that ends the run.
   const send = () => run('logger', ['--server', '127.0.0.1', '--port', String(r.ports.get('udp')), '--udp', '--rfc3164', '-t', 'iked', UP]);

@@ -14,6 +14,8 @@ import { tempDir } from '../helpers/tmp.js';
  */
 const T0 = Date.parse('2026-03-14T08:00:00.000Z');
 const config = validateConfig({ sessions: { rekeyGraceSeconds: 60, maxMissedRekeys: 2 }, vpns: { short: { rekeyIntervalSeconds: 600 }, off: { rekeyIntervalSeconds: 0 } } });
+/** For the duplicate property: live receipts 5 s apart while line times wander over days would all be out of window. */
+const wideWindow = validateConfig({ ...config, lineChecks: { timeWindowSeconds: 30 * 86400 } });
 
 const line = fc.record({
   up: fc.boolean(),
@@ -29,11 +31,12 @@ interface Line { up: boolean; device: string; ip: string; user: string; tunnel: 
 
 function toCandidates(lines: Line[]): PtimCandidate[] {
   let at = T0;
-  return lines.map((l) => {
+  return lines.map((l, i) => {
     at += l.step * 1000;
     return {
       line: l.up ? 'up' : 'down', user: l.user, domain: 'corp.example', ip: l.ip, time: new Date(at).toISOString(), device: l.device,
-      sender: '192.0.2.1', vpn: l.vpn, tunnelId: l.tunnel, flags: [], pattern: l.up ? 'p/up' : 'p/down', lineKey: `${at}`,
+      // Each generated line is another line (the duplicate property below makes copies on purpose).
+      sender: '192.0.2.1', vpn: l.vpn, tunnelId: l.tunnel, flags: [], pattern: l.up ? 'p/up' : 'p/down', lineKey: `${l.device} line ${i}`,
     };
   });
 }
@@ -44,7 +47,8 @@ test('restart, compaction and a rolled-back batch never change the outcome', (t)
   fc.assert(
     fc.property(fc.array(line, { minLength: 1, maxLength: 60 }), fc.nat(), fc.nat(), fc.constantFrom('wall', 'capture') as fc.Arbitrary<'wall' | 'capture'>, fc.boolean(), (lines, c1, c2, clock, rollback) => {
       const cands = toCandidates(lines);
-      const apply = (table: SessionTable, cs: PtimCandidate[]) => cs.flatMap((c) => table.apply(c, Date.parse(c.time)));
+      // Replay's receipt time is a constant (--now), not the line's: a line timed at it had no time of its own.
+      const apply = (table: SessionTable, cs: PtimCandidate[]) => cs.flatMap((c) => table.apply(c, clock === 'wall' ? Date.parse(c.time) : 0));
       const path = (name: string) => join(dir, `${n}-${name}.db`);
       n++;
 
@@ -87,6 +91,46 @@ test('restart, compaction and a rolled-back batch never change the outcome', (t)
         ], 0, 3, 'wall', false],
       ],
     },
+  );
+  t.pass();
+});
+
+/**
+ * Property: copies of lines (two relays, UDP and TCP) that arrive within the duplicate window change
+ * nothing: the events are those of the run without them, so no UP gives two connects and no DOWN a
+ * disconnect plus an orphan-disconnect. Live, a copy comes up to three lines later (receipts 5 s
+ * apart, so within 30 s); in replay right after its original (the window is on the line's time there).
+ */
+test('copies of lines within the duplicate window never change the events', (t) => {
+  const dir = tempDir(t);
+  let n = 0;
+  const copy = fc.record({ copies: fc.integer({ min: 0, max: 2 }), later: fc.integer({ min: 0, max: 3 }) });
+  fc.assert(
+    fc.property(fc.array(fc.tuple(line, copy), { minLength: 1, maxLength: 60 }), fc.constantFrom('wall', 'capture') as fc.Arbitrary<'wall' | 'capture'>, (spec, clock) => {
+      const cands = toCandidates(spec.map(([l]) => l));
+      // Live receipts are an arrival clock of their own: the line times step back and jump ahead.
+      const received = (i: number) => (clock === 'wall' ? T0 + i * 5000 : 0);
+      const arrivals: Array<{ c: PtimCandidate; at: number; order: number }> = [];
+      cands.forEach((c, i) => {
+        arrivals.push({ c, at: received(i), order: i });
+        const [, { copies, later }] = spec[i]!;
+        const delay = clock === 'wall' ? later : 0;
+        // A copy sorts after the originals it waits for and before the next one (receipts stay in order).
+        for (let k = 1; k <= copies; k++) arrivals.push({ c: { ...c }, at: received(i + delay) + k, order: i + delay + k / 10 });
+      });
+      arrivals.sort((a, b) => a.order - b.order);
+      const run = (list: Array<{ c: PtimCandidate; at: number }>) => {
+        const db = openStateDb(join(dir, `${n++}.db`));
+        try {
+          const table = new SessionTable({ db, config: wideWindow, clock });
+          return JSON.stringify([...table.transaction(() => list.flatMap(({ c, at }) => table.apply(c, at))), ...table.expire(T0 + 1e9)]);
+        } finally {
+          db.close();
+        }
+      };
+      return run(arrivals) === run(cands.map((c, i) => ({ c, at: received(i) })));
+    }),
+    { numRuns: 40 },
   );
   t.pass();
 });
