@@ -11,13 +11,23 @@
 //        and over UDP (with credits, as above, counted as events on stdout).
 // Env: BENCH_INGEST_N (default 500000 per run).
 import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createSocket } from 'node:dgram';
 import { connect } from 'node:net';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 
 const LINE = '<14>Mar 14 09:02:11 srx-hq RT_FLOW: RT_FLOW_SESSION_CREATE: session created 10.1.2.3/51234->198.51.100.7/443 0x0 junos-https 203.0.113.1/61234->198.51.100.7/443 0x0 source rule r1 N/A N/A 6 policy1 trust untrust 123456 N/A(N/A) ge-0/0/1.0 UNKNOWN UNKNOWN UNKNOWN N/A N/A -1 N/A';
 
-const VPN_UP = '<30>Mar 14 09:02:11 srx-hq iked[4242]: IKE_VPN_UP_ALARM_USER: VPN ra-vpn from 198.51.100.23 is up. Local-ip: 203.0.113.1, gateway name: ra-gw, vpn name: ra-vpn, tunnel-id: 500011, local tunnel-if: st0.1, remote tunnel-ip: Not-Available, Local IKE-ID: vpn.example.com, Remote IKE-ID: @ra.auth, AAA username: alice, VR id: root, Traffic-selector: ts1, Traffic-selector local ID: ipv4(0,0-65535,0.0.0.0-255.255.255.255) , Traffic-selector remote ID: ipv4(0,0-65535,10.20.0.5-10.20.0.5) , SA Type: dynamic';
+// Stamped now: the live bridge refuses lines far from their receipt time (lineChecks.timeWindowSeconds).
+const VPN_UP = `<30>${bsdNow()} srx-hq iked[4242]: IKE_VPN_UP_ALARM_USER: VPN ra-vpn from 198.51.100.23 is up. Local-ip: 203.0.113.1, gateway name: ra-gw, vpn name: ra-vpn, tunnel-id: 500011, local tunnel-if: st0.1, remote tunnel-ip: Not-Available, Local IKE-ID: vpn.example.com, Remote IKE-ID: @ra.auth, AAA username: alice, VR id: root, Traffic-selector: ts1, Traffic-selector local ID: ipv4(0,0-65535,0.0.0.0-255.255.255.255) , Traffic-selector remote ID: ipv4(0,0-65535,10.20.0.5-10.20.0.5) , SA Type: dynamic`;
+
+/** The current time as an RFC 3164 stamp (`Dec  2 17:08:12`, UTC). */
+function bsdNow() {
+  const d = new Date();
+  return `${d.toUTCString().slice(8, 11)} ${String(d.getUTCDate()).padStart(2, ' ')} ${d.toISOString().slice(11, 19)}`;
+}
 
 if (!isMainThread) {
   await sender(workerData);
@@ -120,7 +130,11 @@ async function udpWithCredits(port, n, payload, subscribe) {
 /** Starts `run --dry-run` from dist on loopback port 0; resolves with the child and its bound ports. */
 async function startDryRun(listen) {
   const bin = new URL('../bin/ptim-bridge.js', import.meta.url).pathname;
-  const args = ['run', '--dry-run', '--allow-sender', '127.0.0.1', ...listen.flatMap((l) => ['--listen', l])];
+  // srx-hq bound to loopback (device binding); the duplicate check off, because the bench sends one
+  // line over and over and must measure the full path for each (a real firewall's lines differ).
+  const config = join(mkdtempSync(join(tmpdir(), 'ptim-ingest-bench-')), 'bridge.yaml');
+  writeFileSync(config, JSON.stringify({ devices: { 'srx-hq': { senders: ['127.0.0.1'] } }, lineChecks: { duplicateWindowSeconds: 0 } }));
+  const args = ['run', '--dry-run', '--config', config, '--allow-sender', '127.0.0.1', ...listen.flatMap((l) => ['--listen', l])];
   const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
   const ports = await new Promise((resolve, reject) => {
@@ -213,7 +227,7 @@ async function sender({ kind, port, n, window, conns }) {
     return;
   }
   // TCP: each connection writes n LF-terminated lines in 64 KiB writes, honouring back-pressure.
-  // With mix 'mix', every 10th line is a VPN up event (the same one: no session table in a dry run), the rest flow-log noise.
+  // With mix 'mix', every 10th line is a VPN up event (the same one: a rekey of one session each time), the rest flow-log noise.
   const group = workerData.mix === 'mix'
     ? Buffer.from(Array.from({ length: 10 }, (_, i) => `${i === 9 ? VPN_UP : LINE}\n`).join(''))
     : Buffer.from(`${workerData.mix === 'vpn' ? VPN_UP : LINE}\n`);

@@ -231,7 +231,7 @@ async function replayThroughSessions(
       },
     });
     sessions.commit();
-    return summary;
+    return { ...summary, ignored: sessions.ignoredCounts() };
   } catch (error) {
     sessions.rollback();
     throw error;

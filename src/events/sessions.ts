@@ -163,6 +163,8 @@ export class SessionTable {
   readonly #runTransaction: <T>(fn: () => T) => T;
   readonly #transitions;
   readonly #ignored;
+  /** Lines ignored since the table was opened, by reason (for the replay summary). */
+  readonly #ignoredTally: Partial<Record<IgnoredReason, number>> = {};
   readonly #rekeyMissing;
   readonly #expired;
   readonly #clamped;
@@ -208,7 +210,11 @@ export class SessionTable {
     const transitions = registry ? counter(registry, 'ptim_bridge_session_transitions_total', 'Session table transitions by kind', ['transition']) : undefined;
     this.#transitions = cacheLabels<Transition>((t) => transitions?.labels(t));
     const ignored = registry ? counter(registry, 'ptim_bridge_session_lines_ignored_total', 'Matched lines that produced no event, by reason', ['reason']) : undefined;
-    this.#ignored = cacheLabels<IgnoredReason>((r) => ignored?.labels(r));
+    const ignoredLabels = cacheLabels<IgnoredReason>((r) => ignored?.labels(r));
+    this.#ignored = (reason: IgnoredReason) => {
+      this.#ignoredTally[reason] = (this.#ignoredTally[reason] ?? 0) + 1;
+      return ignoredLabels(reason);
+    };
     this.#clamped = registry ? counter(registry, 'ptim_bridge_session_line_times_clamped_total', 'Live lines whose time was out of window and replaced by the receipt time') : undefined;
     this.#rekeyMissing = registry ? counter(registry, 'ptim_bridge_session_rekey_missing_total', 'Sessions whose rekey deadline passed without an UP') : undefined;
     this.#expired = registry ? counter(registry, 'ptim_bridge_session_expired_total', 'Sessions ended by the rekey watch') : undefined;
@@ -220,6 +226,11 @@ export class SessionTable {
         this.set(map.size);
       };
     }
+  }
+
+  /** How many matched lines gave no event since the table was opened, by reason (stale-line, duplicate, ...). */
+  ignoredCounts(): Readonly<Partial<Record<IgnoredReason, number>>> {
+    return { ...this.#ignoredTally };
   }
 
   /**

@@ -107,6 +107,24 @@ const CONTROL_ALL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
 const LINE_BREAKING = /[\r\n\u0000]/;
 
 /**
+ * A rule's labels, compiled for the checks: one alternation of them all, longest first, so a scan
+ * of the body meets each label once and never counts `ID:` inside `Remote IKE-ID:`.
+ */
+export interface LabelSet {
+  readonly labels: readonly string[];
+  /** Global: counts occurrences in one pass. */
+  readonly scan: RegExp | undefined;
+  /** Not global: does a value contain any label. */
+  readonly any: RegExp | undefined;
+}
+
+export function labelSet(labels: readonly string[]): LabelSet {
+  if (labels.length === 0) return { labels, scan: undefined, any: undefined };
+  const source = [...labels].sort((a, b) => b.length - a.length).map((l) => l.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')).join('|');
+  return { labels, scan: new RegExp(source, 'g'), any: new RegExp(source) };
+}
+
+/**
  * Checks one matched line. `fields` are the rule's captures (absent = did not take part), `read`
  * the captures the bridge uses (the normalizer's); garbage in a field nobody reads is tolerated
  * (kmd writes binary junk into Local IKE-ID), garbage anywhere else is not.
@@ -115,17 +133,24 @@ const LINE_BREAKING = /[\r\n\u0000]/;
 export function checkFields(
   body: string,
   fields: Readonly<Record<string, string>>,
-  labels: readonly string[],
+  labels: LabelSet,
   read: ReadonlySet<string>,
 ): RejectReason | undefined {
   if (CONTROL.test(body) && hasBadControl(body, fields, read)) return 'control-characters';
+  const { scan, any } = labels;
+  if (scan === undefined || any === undefined) return undefined;
   for (const name in fields) {
     const value = fields[name]!;
     // Every label ends in ':'; a value without one cannot contain a label.
-    if (value.indexOf(':') < 0) continue;
-    for (const label of labels) if (value.includes(label)) return 'ambiguous-fields';
+    if (value.indexOf(':') >= 0 && any.test(value)) return 'ambiguous-fields';
   }
-  for (let i = 0; i < labels.length; i++) if (occurrences(body, labels, i) > 1) return 'ambiguous-fields';
+  // Each label at most once in the whole message.
+  const seen = new Set<string>();
+  scan.lastIndex = 0;
+  for (let m = scan.exec(body); m !== null; m = scan.exec(body)) {
+    if (seen.has(m[0])) return 'ambiguous-fields';
+    seen.add(m[0]);
+  }
   return undefined;
 }
 
@@ -139,28 +164,4 @@ function hasBadControl(body: string, fields: Readonly<Record<string, string>>, r
     tolerated += value.match(CONTROL_ALL)!.length;
   }
   return body.match(CONTROL_ALL)!.length > tolerated;
-}
-
-/**
- * How often `labels[i]` occurs in the body as a label of its own, not as the tail of a longer label
- * that contains it (`ID:` inside `Remote IKE-ID:`).
- */
-function occurrences(body: string, labels: readonly string[], i: number): number {
-  const label = labels[i]!;
-  let count = 0;
-  for (let at = body.indexOf(label); at >= 0; at = body.indexOf(label, at + 1)) {
-    if (!insideLonger(body, at, label, labels)) count++;
-    if (count > 1) break;
-  }
-  return count;
-}
-
-function insideLonger(body: string, at: number, label: string, labels: readonly string[]): boolean {
-  for (const other of labels) {
-    if (other.length <= label.length) continue;
-    for (let k = other.indexOf(label); k >= 0; k = other.indexOf(label, k + 1)) {
-      if (at - k >= 0 && body.startsWith(other, at - k)) return true;
-    }
-  }
-  return false;
 }

@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PatternError } from '../errors.js';
 import { compileRule, DefinitionTable } from './compile.js';
-import { fieldLabels } from './field-integrity.js';
+import { fieldLabels, labelSet } from './field-integrity.js';
 import { patternError, parsePatternFile, type DefinitionSource, type ExampleSource, type PatternFile, type RuleSource } from './pattern-file.js';
 import { createPatternSet, type CompiledRule, type PatternSet } from './pattern-set.js';
 
@@ -97,7 +97,7 @@ export function buildPatternSet(groups: readonly (readonly PatternFile[])[]): Pa
     }
     const { regex, captureNames } = compileRule(rule, table);
     rules.push({
-      id: rule.ruleId, state: rule.state, tags: rule.tags, daemons: rule.daemons, labels: fieldLabels(rule.regex),
+      id: rule.ruleId, state: rule.state, tags: rule.tags, daemons: rule.daemons, labels: labelSet(fieldLabels(rule.regex)),
       prefilter: rule.prefilter, regex, captureNames, file: rule.file, line: rule.line,
       source: rule.regex, regexLine: rule.regexLine,
       ...(rule.description === undefined ? {} : { description: rule.description }),

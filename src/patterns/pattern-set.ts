@@ -4,7 +4,7 @@ import type { Envelope, PatternMatch } from '../pipeline-records.js';
 import { alarmMessage } from './alarm-message.js';
 import { READ_CAPTURES, type DefinitionTable } from './compile.js';
 import { explainMiss, type MissExplanation } from './explain.js';
-import { checkFields, type RejectReason } from './field-integrity.js';
+import { checkFields, type LabelSet, type RejectReason } from './field-integrity.js';
 import type { ExampleSource } from './pattern-file.js';
 
 export interface CompiledRule {
@@ -15,7 +15,7 @@ export interface CompiledRule {
   tags: readonly string[];
   daemons: readonly string[];
   /** Field labels of the rule (`AAA username:`...), from its regex (field-integrity.ts). */
-  labels: readonly string[];
+  labels: LabelSet;
   /** A literal every line this rule matches contains; the regex runs only when it occurs. */
   prefilter: string;
   regex: RegExp;

@@ -23,6 +23,8 @@ export interface ReplaySummary {
   /** The first refused lines, verbatim, with their reason. */
   rejectedExamples: Array<{ reason: string; text: string }>;
   nearMisses: number;
+  /** Matched lines the session table applied no event for, by reason (stale-line, duplicate, ...); replay through the table only. */
+  ignored?: Readonly<Record<string, number>>;
   /** The first near misses, verbatim (as the patterns saw them). */
   nearMissExamples: string[];
   events: Record<PtimState, number>;

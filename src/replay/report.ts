@@ -36,6 +36,11 @@ export function formatSummary(s: ReplaySummary): string {
   out.push(`near misses (look like VPN events, matched no rule): ${n(s.nearMisses)}`);
   for (const text of s.nearMissExamples) out.push(`  | ${printable(text)}`);
   if (s.nearMisses > s.nearMissExamples.length && s.nearMissExamples.length > 0) out.push(`  ... and ${n(s.nearMisses - s.nearMissExamples.length)} more (run \`ptim-bridge patterns test\` on the capture)`);
+  if (s.ignored) {
+    const ignored = Object.entries(s.ignored).filter(([, c]) => c > 0).sort(([a], [b]) => a.localeCompare(b));
+    const total = ignored.reduce((sum, [, c]) => sum + c, 0);
+    out.push(`ignored by the session table (no event): ${n(total)}${ignored.length > 0 ? ` (${ignored.map(([r, c]) => `${r} ${n(c)}`).join(', ')})` : ''}`);
+  }
   out.push(`events: connect ${n(s.events.connect)}, disconnect ${n(s.events.disconnect)}, rekey ${n(s.events.rekey)}`);
   if (s.oversized > 0) out.push(`oversized lines dropped: ${n(s.oversized)}`);
   if (s.outputClosed) out.push('stopped early: the reader of standard output went away; the figures cover the lines read until then');

@@ -96,7 +96,16 @@ const run = promisify(execFile);
 test('replay: a capture with every attack between a real UP and DOWN gives just those two events; the summary counts the refusals', async (t) => {
   const dir = tempDir(t);
   const capture = join(dir, 'attacks.log');
-  const lines = [line('Mar 14 09:00:00', 'srx-hq', alarm('up')), ...ATTACKS.map((a) => attackLine(a, 'Mar 14 09:30:00')), line('Mar 14 09:50:00', 'srx-hq', alarm('down'))];
+  const up = line('Mar 14 09:00:00', 'srx-hq', alarm('up'));
+  const lines = [
+    up,
+    // The same line again (a second relay): applied once, not a rekey.
+    up,
+    ...ATTACKS.map((a) => attackLine(a, 'Mar 14 09:30:00')),
+    line('Mar 14 09:50:00', 'srx-hq', alarm('down')),
+    // An UP from before the DOWN that ended the session, arriving after it (delayed): stale.
+    line('Mar 14 09:40:00', 'srx-hq', alarm('up', { tunnelId: '500012' })),
+  ];
   // Each line on its own: the newline and NUL attacks are one message each in a capture too.
   writeFileSync(capture, `${lines.map((l) => l.replace(/\n/g, '\\n')).join('\n')}\n`);
   const r = await runCli(['replay', '--dry-run', '--now', '2026-03-14T18:00:00Z', capture]);
@@ -109,9 +118,11 @@ test('replay: a capture with every attack between a real UP and DOWN gives just 
   t.true(refused >= ATTACKS.filter((a) => a.outcome === 'rejected' && a.reason !== 'control-characters').length, r.stderr);
   t.regex(r.stderr, /ambiguous-fields/);
   t.regex(r.stderr, /foreign-daemon/);
+  t.regex(r.stderr, /events: connect 1, disconnect 1, rekey 0/);
+  t.regex(r.stderr, /ignored by the session table \(no event\): 2 \(duplicate 1, stale-line 1\)/);
 });
 
-test('live: every attack over TCP (octet counting keeps the newline and NUL inside one frame) and a foreign device over UDP give no event; metrics count the refusals', async (t) => {
+test('live: every attack over TCP (octet counting keeps the newline and NUL inside one frame), a foreign device, a duplicate, a line from 2001 and a stale UP over UDP/TCP give no event; metrics count them', async (t) => {
   const dir = tempDir(t);
   const config = join(dir, 'bridge.yaml');
   writeFileSync(config, JSON.stringify({
@@ -151,12 +162,26 @@ test('live: every attack over TCP (octet counting keeps the newline and NUL insi
     s.write(`${bytes.length} `);
     s.write(bytes);
   }
-  // srx-branch's lines may only come from 192.0.2.20: this sender claiming srx-branch is refused.
-  await run('logger', ['--server', '127.0.0.1', '--port', String(ports.get('udp')), '--udp', '--rfc3164', '-t', 'iked', alarm('down')]).catch(() => undefined);
-  const claim = line(stamp, 'srx-branch', alarm('down'));
+  // The connect again over UDP (a second relay): a duplicate, applied once.
   const dgram = await import('node:dgram');
   const u = dgram.createSocket('udp4');
-  await new Promise<void>((resolve, reject) => u.send(claim, ports.get('udp')!, '127.0.0.1', (e) => (e ? reject(e) : resolve())));
+  const sendUdp = (text: string) => new Promise<void>((resolve, reject) => u.send(text, ports.get('udp')!, '127.0.0.1', (e) => (e ? reject(e) : resolve())));
+  await sendUdp(frames[0]!);
+  // A line from 2001 (a firewall clock reset, or a replay of an old capture into the live port).
+  await sendUdp(`<30>1 2001-03-14T09:02:11Z srx-hq iked 4242 IKE_VPN_UP_ALARM_USER - ${body('up', { aaaUser: 'admin', tsRemote: 'ipv4(0,0-65535,10.9.9.30-10.9.9.30)' })}`);
+  // The DOWN, then an UP stamped a minute before it (delayed or replayed): stale, no reconnect.
+  const earlier = new Date(now.getTime() - 60_000);
+  const earlierStamp = `${earlier.toUTCString().slice(8, 11)} ${String(earlier.getUTCDate()).padStart(2, ' ')} ${earlier.toISOString().slice(11, 19)}`;
+  const downAndStale = [line(stamp, 'srx-hq', alarm('down')), line(earlierStamp, 'srx-hq', alarm('up', { tunnelId: '500012' }))];
+  await waitUntil(() => out.includes('"connect"'), 30_000, 'the connect');
+  for (const f of downAndStale) {
+    const bytes = Buffer.from(f);
+    s.write(`${bytes.length} `);
+    s.write(bytes);
+  }
+  // srx-branch's lines may only come from 192.0.2.20: this sender claiming srx-branch is refused.
+  await run('logger', ['--server', '127.0.0.1', '--port', String(ports.get('udp')), '--udp', '--rfc3164', '-t', 'iked', alarm('down')]).catch(() => undefined);
+  await sendUdp(line(stamp, 'srx-branch', alarm('down')));
   u.close();
 
   const expectedRejected = ATTACKS.filter((a) => a.outcome === 'rejected').length + 2;
@@ -164,11 +189,13 @@ test('live: every attack over TCP (octet counting keeps the newline and NUL insi
     const text = await (await fetch(metricsUrl)).text();
     return [...text.matchAll(/^ptim_bridge_lines_rejected_total\{reason="[^"]+"\} (\d+)/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
   };
+  const ignored = async (reason: string): Promise<number> => Number(new RegExp(`^ptim_bridge_session_lines_ignored_total\\{reason="${reason}"\\} (\\d+)`, 'm').exec(await (await fetch(metricsUrl)).text())?.[1] ?? 0);
+  await waitUntil(async () => (await ignored('stale-line')) >= 1 && (await ignored('duplicate')) >= 1 && (await ignored('time-out-of-window')) >= 1, 30_000, 'the stale, duplicate and out-of-window lines in the metrics');
   await waitUntil(async () => (await rejectedTotal()) >= expectedRejected, 30_000, 'the refusals in the metrics').catch(async (error: unknown) => {
     throw new Error(`${(error as Error).message}\n${(await (await fetch(metricsUrl)).text()).split('\n').filter((l) => l.startsWith('ptim_bridge_lines')).join('\n')}\n${err}`);
   });
   const events = out.trim().split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { state: string; user: string; ip: string; device: string });
-  t.deepEqual(events.map((e) => [e.state, e.user, e.ip, e.device]), [['connect', 'alice', VICTIM_IP, 'srx-hq']]);
+  t.deepEqual(events.map((e) => [e.state, e.user, e.ip, e.device]), [['connect', 'alice', VICTIM_IP, 'srx-hq'], ['disconnect', 'alice', VICTIM_IP, 'srx-hq']]);
   const metrics = await (await fetch(metricsUrl)).text();
   t.regex(metrics, /ptim_bridge_lines_rejected_total\{reason="device-not-bound"\} 2/);
   t.regex(metrics, /ptim_bridge_lines_rejected_total\{reason="control-characters"\} 4/);

@@ -1,6 +1,6 @@
 import { alarmMessage } from '../../src/patterns/alarm-message.js';
 import { READ_CAPTURES } from '../../src/patterns/compile.js';
-import { checkFields } from '../../src/patterns/field-integrity.js';
+import { checkFields, labelSet } from '../../src/patterns/field-integrity.js';
 import type { Recognition } from '../../src/patterns/pattern-set.js';
 import type { LineMatcher } from '../../src/pipeline.js';
 import type { Envelope } from '../../src/pipeline-records.js';
@@ -27,7 +27,7 @@ const rules = (['IKE', 'KMD'] as const).flatMap((daemon) =>
   }),
 );
 
-const LABELS = ['Local-ip:', 'gateway name:', 'vpn name:', 'tunnel-id:', 'tunnel type:', 'local tunnel-if:', 'remote tunnel-ip:', 'Local IKE-ID:', 'Remote IKE-ID:', 'AAA username:', 'VR id:', 'Traffic-selector:', 'Traffic-selector local ID:', 'Traffic-selector remote ID:', 'SA Type:', 'Service Offload:', 'Reason:'];
+const LABELS = labelSet(['Local-ip:', 'gateway name:', 'vpn name:', 'tunnel-id:', 'tunnel type:', 'local tunnel-if:', 'remote tunnel-ip:', 'Local IKE-ID:', 'Remote IKE-ID:', 'AAA username:', 'VR id:', 'Traffic-selector:', 'Traffic-selector local ID:', 'Traffic-selector remote ID:', 'SA Type:', 'Service Offload:', 'Reason:']);
 
 export const tinyPatterns: LineMatcher = {
   literals: [...rules.map((r) => r.prefilter), 'VPN_UP_ALARM', 'VPN_DOWN_ALARM'],
