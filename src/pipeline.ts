@@ -4,12 +4,11 @@ import { normalize, type SkipReason } from './events/normalize.js';
 import type { PtimCandidate } from './events/ptim-event.js';
 import type { DeviceBinding } from './ingest/device-binding.js';
 import { parseEnvelope } from './ingest/envelope.js';
-import type { Envelope } from './pipeline-records.js';
 import { RateLimitedLog, type Logger } from './log.js';
 import { counter } from './ops/metrics.js';
 import type { RejectReason } from './patterns/field-integrity.js';
 import type { Recognition } from './patterns/pattern-set.js';
-import type { ReceivedMessage } from './pipeline-records.js';
+import type { Envelope, ReceivedMessage } from './pipeline-records.js';
 
 /**
  * What the pipeline needs of a pattern set (src/patterns/pattern-set.ts `PatternSet` has all of

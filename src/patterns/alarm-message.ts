@@ -15,7 +15,12 @@ export interface AlarmMessage {
   body: string;
 }
 
-const TAG_SHAPE = /^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$/;
+const TAG_NAME = /^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$/;
+
+/** A Junos tag name: upper case words joined by `_` (IKE_VPN_UP_ALARM_USER). */
+export function isTagName(text: string): boolean {
+  return TAG_NAME.test(text);
+}
 
 /** The alarm message of an envelope, or undefined when the message does not start with a tag. */
 export function alarmMessage(envelope: Envelope): AlarmMessage | undefined {
@@ -25,7 +30,7 @@ export function alarmMessage(envelope: Envelope): AlarmMessage | undefined {
   if (msg.startsWith(tag) && msg.charCodeAt(tag.length) === 58 /* : */) {
     body = msg.charCodeAt(tag.length + 1) === 32 ? msg.slice(tag.length + 2) : msg.slice(tag.length + 1);
     // RFC 5424: a MSGID that names another tag contradicts the text's tag; neither is trusted.
-    if (msgId !== undefined && msgId !== tag && TAG_SHAPE.test(msgId)) return undefined;
+    if (msgId !== undefined && msgId !== tag && isTagName(msgId)) return undefined;
   } else if (msgId === tag) {
     body = msg;
   } else {

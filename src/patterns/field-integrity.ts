@@ -9,7 +9,7 @@
 export type RejectReason =
   /** A field label appears twice, or inside another field's value: the fields cannot be told apart. */
   | 'ambiguous-fields'
-  /** CR, LF, NUL or another control character inside the message (outside fields the bridge ignores). */
+  /** CR, LF, NUL, another control character or an invisible format character (bidi override, zero-width) inside the message (outside fields the bridge ignores). */
   | 'control-characters'
   /** The alarm's tag came from a daemon that does not write it (`logger -t sshd IKE_VPN_...`). */
   | 'foreign-daemon'
@@ -25,7 +25,6 @@ export const REJECT_WHY: Readonly<Record<RejectReason, string>> = {
   'foreign-daemon': 'the tag came from a daemon that does not write it',
   'device-not-bound': 'the line names a device its sender is not bound to (config devices:)',
 };
-
 
 /**
  * The field labels of a rule, read from its regex source: every literal `Label:` (words joined by
@@ -100,11 +99,22 @@ function literalRuns(source: string): string[] {
   return runs;
 }
 
-// C0 controls, DEL, C1 controls and the Unicode line and paragraph separators.
-const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
-const CONTROL_ALL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
+// C0 controls, DEL, C1 controls, the Unicode line and paragraph separators, and the invisible
+// format characters (zero-width, bidi embeddings and overrides) that make a user name read as
+// another one in a log or a policy table.
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]/;
+const CONTROL_ALL = new RegExp(CONTROL.source, 'g');
 // Never acceptable anywhere: they end or split a line for whoever reads it next.
-const LINE_BREAKING = /[\r\n\u0000]/;
+const LINE_BREAKING = /[\r\n\u0000\u2028\u2029]/;
+
+/**
+ * True when a message holds a line break or NUL: whatever follows it could pose as another line.
+ * Checked before any regex runs (a field regex stops at the break, which would make the line a
+ * mere near miss).
+ */
+export function breaksLines(body: string): boolean {
+  return LINE_BREAKING.test(body);
+}
 
 /**
  * A rule's labels, compiled for the checks: one alternation of them all, longest first, so a scan
@@ -125,7 +135,7 @@ export function labelSet(labels: readonly string[]): LabelSet {
 }
 
 /**
- * Checks one matched line. `fields` are the rule's captures (absent = did not take part), `read`
+ * Checks one matched line (already free of line breaks: `breaksLines`). `fields` are the rule's captures (absent = did not take part), `read`
  * the captures the bridge uses (the normalizer's); garbage in a field nobody reads is tolerated
  * (kmd writes binary junk into Local IKE-ID), garbage anywhere else is not.
  * Returns the reason to reject the line, or undefined when it is sound.
@@ -155,7 +165,6 @@ export function checkFields(
 }
 
 function hasBadControl(body: string, fields: Readonly<Record<string, string>>, read: ReadonlySet<string>): boolean {
-  if (LINE_BREAKING.test(body)) return true;
   let tolerated = 0;
   for (const name in fields) {
     const value = fields[name]!;

@@ -1,6 +1,7 @@
 import { LineCounter, isMap, isNode, parseDocument, type Document } from 'yaml';
 import { describeValue, PatternError } from '../errors.js';
 import type { LineState } from '../events/ptim-event.js';
+import { isTagName } from './alarm-message.js';
 import { REJECT_REASONS, type RejectReason } from './field-integrity.js';
 
 /**
@@ -58,7 +59,6 @@ const NAME = /^[a-z0-9][a-z0-9._-]*$/;
 const DEFINITION_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const TOP_KEYS = ['set', 'description', 'nearMiss', 'definitions', 'rules', 'examples'] as const;
 const RULE_KEYS = ['id', 'state', 'tags', 'daemons', 'prefilter', 'regex', 'description', 'disabled'] as const;
-const TAG = /^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$/;
 const DAEMON = /^[^\s[\]:]{1,64}$/;
 const EXAMPLE_KEYS = ['name', 'line', 'expect', 'reason', 'fields'] as const;
 
@@ -139,7 +139,7 @@ export function parsePatternFile(text: string, file: string): PatternFile {
       throw v.fail(path, `Rule \`${ruleId}\` has no \`tags\`: list the tags whose messages it reads (e.g. tags: [IKE_VPN_UP_ALARM_USER]); a rule only sees messages that start with one of them (patterns/README.md)`, ruleId);
     }
     const tags = v.list(r.tags, [...path, 'tags']).map((tag, k) => {
-      if (typeof tag === 'string' && TAG.test(tag)) return tag;
+      if (typeof tag === 'string' && isTagName(tag)) return tag;
       throw v.fail([...path, 'tags', k], `Expected a tag in upper case with underscores (IKE_VPN_UP_ALARM_USER), got ${describeValue(tag)}`, ruleId);
     });
     if (tags.length === 0) throw v.fail([...path, 'tags'], `Rule \`${ruleId}\` lists no tags; name at least one`, ruleId);

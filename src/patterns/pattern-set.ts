@@ -4,7 +4,7 @@ import type { Envelope, PatternMatch } from '../pipeline-records.js';
 import { alarmMessage } from './alarm-message.js';
 import { READ_CAPTURES, type DefinitionTable } from './compile.js';
 import { explainMiss, type MissExplanation } from './explain.js';
-import { checkFields, type LabelSet, type RejectReason } from './field-integrity.js';
+import { breaksLines, checkFields, type LabelSet, type RejectReason } from './field-integrity.js';
 import type { ExampleSource } from './pattern-file.js';
 
 export interface CompiledRule {
@@ -60,8 +60,6 @@ export type Recognition =
   | { kind: 'rejected'; ruleId: string; reason: RejectReason }
   | { kind: 'near-miss' }
   | { kind: 'none' };
-
-const LINE_BREAKING = /[\r\n\u0000\u2028\u2029]/;
 
 const NONE: Recognition = Object.freeze({ kind: 'none' });
 const NEAR_MISS: Recognition = Object.freeze({ kind: 'near-miss' });
@@ -121,8 +119,7 @@ class CompiledPatternSet implements PatternSet {
     const rules = message === undefined ? undefined : this.#byTag.get(message.tag);
     if (rules === undefined) return this.isNearMiss(envelope.msg) ? NEAR_MISS : NONE;
     const { body, app } = message!;
-    // A line break or NUL inside one message: whatever follows could pose as another line.
-    if (LINE_BREAKING.test(body)) return { kind: 'rejected', ruleId: this.rules[rules[0]!]!.id, reason: 'control-characters' };
+    if (breaksLines(body)) return { kind: 'rejected', ruleId: this.rules[rules[0]!]!.id, reason: 'control-characters' };
     const seen = this.#seen;
     seen.fill(0);
     for (const i of rules) {

@@ -30,10 +30,6 @@ function message(text: string, sender = '192.0.2.10'): ReceivedMessage {
   return { data: Buffer.from(text), sender, receivedAt: RECEIVED, transport: 'tcp' };
 }
 
-function attackLine(a: (typeof ATTACKS)[number], stamp = STAMP): string {
-  return a.raw ? a.raw(stamp) : line(stamp, 'srx-hq', a.message);
-}
-
 test('the baseline line maps alice to the victim IP (so a refusal below is the attack, not a broken line)', (t) => {
   t.like(pipeline.process(message(line(STAMP, 'srx-hq', alarm('up')))), { kind: 'candidate', candidate: { user: 'alice', ip: VICTIM_IP } });
   t.like(pipeline.process(message(line(STAMP, 'srx-hq', alarm('down')))), { kind: 'candidate', candidate: { user: 'alice', ip: VICTIM_IP, line: 'down' } });
@@ -41,7 +37,7 @@ test('the baseline line maps alice to the victim IP (so a refusal below is the a
 
 for (const a of ATTACKS) {
   test(`attack refused: ${a.name}`, (t) => {
-    const out = pipeline.process(message(attackLine(a)));
+    const out = pipeline.process(message(a.line(STAMP)));
     t.is(out.kind, a.outcome, JSON.stringify(out));
     if (a.reason) t.like(out, { kind: 'rejected', reason: a.reason });
   });
@@ -101,7 +97,7 @@ test('replay: a capture with every attack between a real UP and DOWN gives just 
     up,
     // The same line again (a second relay): applied once, not a rekey.
     up,
-    ...ATTACKS.map((a) => attackLine(a, 'Mar 14 09:30:00')),
+    ...ATTACKS.map((a) => a.line('Mar 14 09:30:00')),
     line('Mar 14 09:50:00', 'srx-hq', alarm('down')),
     // An UP from before the DOWN that ended the session, arriving after it (delayed): stale.
     line('Mar 14 09:40:00', 'srx-hq', alarm('up', { tunnelId: '500012' })),
@@ -154,7 +150,7 @@ test('live: every attack over TCP (octet counting keeps the newline and NUL insi
   // Times near now: the live time window refuses lines far from their receipt.
   const now = new Date();
   const stamp = `${now.toUTCString().slice(8, 11)} ${String(now.getUTCDate()).padStart(2, ' ')} ${now.toISOString().slice(11, 19)}`;
-  const frames = [line(stamp, 'srx-hq', alarm('up')), ...ATTACKS.map((a) => attackLine(a, stamp))];
+  const frames = [line(stamp, 'srx-hq', alarm('up')), ...ATTACKS.map((a) => a.line(stamp))];
   const s = connect({ host: '127.0.0.1', port: ports.get('tcp')! });
   await new Promise((resolve) => s.once('connect', resolve));
   for (const f of frames) {
@@ -198,7 +194,7 @@ test('live: every attack over TCP (octet counting keeps the newline and NUL insi
   t.deepEqual(events.map((e) => [e.state, e.user, e.ip, e.device]), [['connect', 'alice', VICTIM_IP, 'srx-hq'], ['disconnect', 'alice', VICTIM_IP, 'srx-hq']]);
   const metrics = await (await fetch(metricsUrl)).text();
   t.regex(metrics, /ptim_bridge_lines_rejected_total\{reason="device-not-bound"\} 2/);
-  t.regex(metrics, /ptim_bridge_lines_rejected_total\{reason="control-characters"\} 4/);
+  t.regex(metrics, /ptim_bridge_lines_rejected_total\{reason="control-characters"\} 5/);
   t.regex(err, /"reason":"ambiguous-fields"/);
   s.destroy();
 });

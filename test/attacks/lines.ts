@@ -1,3 +1,5 @@
+import type { RejectReason } from '../../src/patterns/field-integrity.js';
+
 /**
  * Hostile syslog lines for the identity-integrity suite (issue 8): each one, from an allowed
  * sender, tries to forge, move or end someone else's mapping. Built from the documented layout
@@ -25,7 +27,7 @@ const BASE: Fields = {
   localIkeId: 'vpn.example.com',
   remoteIkeId: '@ra.auth',
   aaaUser: 'alice',
-  tsRemote: `ipv4(0,0-65535,${VICTIM_IP}-${VICTIM_IP})`,
+  tsRemote: selector(VICTIM_IP),
   reason: 'Peer sent delete',
 };
 
@@ -52,18 +54,31 @@ export function line(stamp: string, host: string, message: string, daemon = 'ike
 
 /** The fields that follow the AAA username, ending a line for `ip`: what an injection must supply. */
 function tailFor(ip: string): string {
-  return `VR id: root, Traffic-selector: ts1, Traffic-selector local ID: ipv4(0,0-65535,0.0.0.0-255.255.255.255) , Traffic-selector remote ID: ipv4(0,0-65535,${ip}-${ip}) , SA Type: dynamic`;
+  return `VR id: root, Traffic-selector: ts1, Traffic-selector local ID: ipv4(0,0-65535,0.0.0.0-255.255.255.255) , Traffic-selector remote ID: ${selector(ip)} , SA Type: dynamic`;
 }
 
 export interface Attack {
   name: string;
-  /** The message (host, daemon and stamp are added by the caller unless `raw`). */
-  message: string;
-  /** A whole line as sent, when the header itself is the attack. */
-  raw?: (stamp: string) => string;
+  /** The whole line as sent at `stamp` (`Mar 14 09:02:11`). */
+  line: (stamp: string) => string;
   /** What the shipped patterns must say of it. */
   outcome: 'rejected' | 'near-miss' | 'noise';
-  reason?: 'ambiguous-fields' | 'control-characters' | 'foreign-daemon' | 'device-not-bound';
+  reason?: RejectReason;
+}
+
+/** The remote selector of one client address. */
+function selector(ip: string): string {
+  return `ipv4(0,0-65535,${ip}-${ip})`;
+}
+
+/** The UP alarm an attack wants believed: admin on 10.9.9.<n>. */
+function forgedUp(n: number): string {
+  return alarm('up', { aaaUser: 'admin', tsRemote: selector(`10.9.9.${n}`) });
+}
+
+/** An attack message as srx-hq's iked would send it. */
+function fromIked(message: string): (stamp: string) => string {
+  return (stamp) => line(stamp, 'srx-hq', message);
 }
 
 /**
@@ -74,112 +89,111 @@ export interface Attack {
 export const ATTACKS: readonly Attack[] = [
   {
     name: 'Remote IKE-ID carries the rest of the fields (no AAA)',
-    message: alarm('up', { remoteIkeId: `x, AAA username: admin, ${tailFor('10.9.9.1')}`, aaaUser: 'Not-applicable' }),
+    line: fromIked(alarm('up', { remoteIkeId: `x, AAA username: admin, ${tailFor('10.9.9.1')}`, aaaUser: 'Not-applicable' })),
     outcome: 'near-miss',
   },
   {
     name: 'AAA username carries the rest of the fields of an UP',
-    message: alarm('up', { aaaUser: `admin, ${tailFor('10.9.9.2')}` }),
+    line: fromIked(alarm('up', { aaaUser: `admin, ${tailFor('10.9.9.2')}` })),
     outcome: 'near-miss',
   },
   {
     name: 'AAA username of a DOWN carries another IP and a Reason label (forged disconnect)',
-    message: alarm('down', { aaaUser: `admin, ${tailFor(VICTIM_IP)}, Reason: x` }),
+    line: fromIked(alarm('down', { aaaUser: `admin, ${tailFor(VICTIM_IP)}, Reason: x` })),
     outcome: 'rejected',
     reason: 'ambiguous-fields',
   },
   {
     name: "a user field holding another user's whole DOWN text",
-    message: alarm('up', { aaaUser: `mallory, ${alarm('down')}`, tsRemote: 'ipv4(0,0-65535,10.9.9.3-10.9.9.3)' }),
+    line: fromIked(alarm('up', { aaaUser: `mallory, ${alarm('down')}`, tsRemote: selector('10.9.9.3') })),
     outcome: 'near-miss',
   },
   {
     name: 'the same after a newline inside one frame',
-    message: alarm('up', { aaaUser: `mallory\n<30>Mar 14 09:02:12 srx-hq iked[4242]: ${alarm('down')}`, tsRemote: 'ipv4(0,0-65535,10.9.9.4-10.9.9.4)' }),
+    line: fromIked(alarm('up', { aaaUser: `mallory\n<30>Mar 14 09:02:12 srx-hq iked[4242]: ${alarm('down')}`, tsRemote: selector('10.9.9.4') })),
     outcome: 'rejected',
     reason: 'control-characters',
   },
   {
     name: 'the same after a NUL',
-    message: alarm('up', { aaaUser: `mallory\u0000${alarm('down')}`, tsRemote: 'ipv4(0,0-65535,10.9.9.5-10.9.9.5)' }),
+    line: fromIked(alarm('up', { aaaUser: `mallory\u0000${alarm('down')}`, tsRemote: selector('10.9.9.5') })),
     outcome: 'rejected',
     reason: 'control-characters',
   },
   {
     name: 'a control character (ESC) in the user name',
-    message: alarm('up', { aaaUser: 'admin\u001b[2J', tsRemote: 'ipv4(0,0-65535,10.9.9.6-10.9.9.6)' }),
+    line: fromIked(alarm('up', { aaaUser: 'admin\u001b[2J', tsRemote: selector('10.9.9.6') })),
     outcome: 'rejected',
     reason: 'control-characters',
   },
   {
     name: 'a Unicode line separator in the user name',
-    message: alarm('up', { aaaUser: `admin\u2028${alarm('down')}`, tsRemote: 'ipv4(0,0-65535,10.9.9.7-10.9.9.7)' }),
+    line: fromIked(alarm('up', { aaaUser: `admin\u2028${alarm('down')}`, tsRemote: selector('10.9.9.7') })),
+    outcome: 'rejected',
+    reason: 'control-characters',
+  },
+  {
+    name: 'a bidi override in the user name (reads as another user)',
+    line: fromIked(alarm('up', { aaaUser: 'adm\u202ein', tsRemote: selector('10.9.9.19') })),
     outcome: 'rejected',
     reason: 'control-characters',
   },
   {
     name: "a user name holding another field's label",
-    message: alarm('up', { aaaUser: 'admin Remote IKE-ID: @ra.auth', tsRemote: 'ipv4(0,0-65535,10.9.9.8-10.9.9.8)' }),
+    line: fromIked(alarm('up', { aaaUser: 'admin Remote IKE-ID: @ra.auth', tsRemote: selector('10.9.9.8') })),
     outcome: 'rejected',
     reason: 'ambiguous-fields',
   },
   {
     name: 'a CN inside an e-mail-like IKE id (not a DN)',
-    message: alarm('up', { remoteIkeId: 'mallory@corp, CN=admin', aaaUser: 'Not-applicable', tsRemote: 'ipv4(0,0-65535,10.9.9.9-10.9.9.9)' }),
+    line: fromIked(alarm('up', { remoteIkeId: 'mallory@corp, CN=admin', aaaUser: 'Not-applicable', tsRemote: selector('10.9.9.9') })),
     outcome: 'near-miss',
   },
   {
     name: 'an mgd command line that contains an UP line',
-    message: `UI_CMDLINE_READ_LINE: User 'admin', command '${alarm('up', { aaaUser: 'admin', tsRemote: 'ipv4(0,0-65535,10.9.9.10-10.9.9.10)' })} '`,
-    raw: (stamp) => line(stamp, 'srx-hq', `UI_CMDLINE_READ_LINE: User 'admin', command '${alarm('up', { aaaUser: 'admin', tsRemote: 'ipv4(0,0-65535,10.9.9.10-10.9.9.10)' })} '`, 'mgd[5555]'),
+    line: (stamp) => line(stamp, 'srx-hq', `UI_CMDLINE_READ_LINE: User 'admin', command '${forgedUp(10)} '`, 'mgd[5555]'),
     outcome: 'near-miss',
   },
   {
     name: 'an sshd failed login for a user named like an UP line',
-    message: '',
-    raw: (stamp) => line(stamp, 'srx-hq', `Failed password for invalid user ${alarm('up', { aaaUser: 'admin', tsRemote: 'ipv4(0,0-65535,10.9.9.11-10.9.9.11)' })} from 192.0.2.99 port 2222 ssh2`, 'sshd[777]'),
+    line: (stamp) => line(stamp, 'srx-hq', `Failed password for invalid user ${forgedUp(11)} from 192.0.2.99 port 2222 ssh2`, 'sshd[777]'),
     outcome: 'near-miss',
   },
   {
     name: 'an RT_FLOW field carrying the text',
-    message: '',
-    raw: (stamp) => line(stamp, 'srx-hq', `RT_FLOW_SESSION_CREATE: session created 10.9.9.12/1->192.0.2.80/443 0x0 junos-https ${alarm('up', { aaaUser: 'admin', tsRemote: 'ipv4(0,0-65535,10.9.9.12-10.9.9.12)' })}`, 'RT_FLOW'),
+    line: (stamp) => line(stamp, 'srx-hq', `RT_FLOW_SESSION_CREATE: session created 10.9.9.12/1->192.0.2.80/443 0x0 junos-https ${forgedUp(12)}`, 'RT_FLOW'),
     outcome: 'near-miss',
   },
   {
     name: 'another daemon writes the tag at the start (logger -t sshd)',
-    message: '',
-    raw: (stamp) => line(stamp, 'srx-hq', alarm('up', { aaaUser: 'admin', tsRemote: 'ipv4(0,0-65535,10.9.9.13-10.9.9.13)' }), 'sshd[777]'),
+    line: (stamp) => line(stamp, 'srx-hq', forgedUp(13), 'sshd[777]'),
     outcome: 'rejected',
     reason: 'foreign-daemon',
   },
   {
     name: 'the same behind a chassis prefix',
-    message: '',
-    raw: (stamp) => line(stamp, 'srx-hq', alarm('up', { aaaUser: 'admin', tsRemote: 'ipv4(0,0-65535,10.9.9.14-10.9.9.14)' }), '(FPC Slot 1, PIC Slot 0) SPC3_PIC0 sshd[777]'),
+    line: (stamp) => line(stamp, 'srx-hq', forgedUp(14), '(FPC Slot 1, PIC Slot 0) SPC3_PIC0 sshd[777]'),
     outcome: 'rejected',
     reason: 'foreign-daemon',
   },
   {
     name: 'the tag after other text, not at the start of the message',
-    message: '',
-    raw: (stamp) => line(stamp, 'srx-hq', `note ${alarm('up', { aaaUser: 'admin', tsRemote: 'ipv4(0,0-65535,10.9.9.15-10.9.9.15)' })}`),
+    line: (stamp) => line(stamp, 'srx-hq', `note ${forgedUp(15)}`),
     outcome: 'near-miss',
   },
   {
     name: 'RFC 5424 whose MSGID names another tag than the text',
-    message: '',
-    raw: () => `<30>1 2026-03-14T09:02:11Z srx-hq mgd 5555 UI_CMDLINE_READ_LINE - ${alarm('up', { aaaUser: 'admin', tsRemote: 'ipv4(0,0-65535,10.9.9.16-10.9.9.16)' })}`,
+    line: () => `<30>1 2026-03-14T09:02:11Z srx-hq mgd 5555 UI_CMDLINE_READ_LINE - ${forgedUp(16)}`,
     outcome: 'near-miss',
   },
   {
     name: 'an UP text under a DOWN tag (a disconnect dressed as a connect)',
-    message: `IKE_VPN_DOWN_ALARM_USER: ${body('up', { aaaUser: 'admin', tsRemote: 'ipv4(0,0-65535,10.9.9.17-10.9.9.17)' })}`,
+    line: fromIked(`IKE_VPN_DOWN_ALARM_USER: ${body('up', { aaaUser: 'admin', tsRemote: selector('10.9.9.17') })}`),
     outcome: 'near-miss',
   },
   {
     name: 'a DOWN whose Reason repeats the fields of another IP',
-    message: alarm('down', { reason: `x, AAA username: admin, ${tailFor('10.9.9.18')}` }),
+    line: fromIked(alarm('down', { reason: `x, AAA username: admin, ${tailFor('10.9.9.18')}` })),
     outcome: 'rejected',
     reason: 'ambiguous-fields',
   },

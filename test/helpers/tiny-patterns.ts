@@ -1,6 +1,6 @@
 import { alarmMessage } from '../../src/patterns/alarm-message.js';
 import { READ_CAPTURES } from '../../src/patterns/compile.js';
-import { checkFields, labelSet } from '../../src/patterns/field-integrity.js';
+import { breaksLines, checkFields, labelSet } from '../../src/patterns/field-integrity.js';
 import type { Recognition } from '../../src/patterns/pattern-set.js';
 import type { LineMatcher } from '../../src/pipeline.js';
 import type { Envelope } from '../../src/pipeline-records.js';
@@ -35,6 +35,7 @@ export const tinyPatterns: LineMatcher = {
     const message = alarmMessage(envelope);
     for (const rule of rules) {
       if (message?.tag !== rule.tag) continue;
+      if (breaksLines(message.body)) return { kind: 'rejected', ruleId: rule.id, reason: 'control-characters' };
       const m = rule.regex.exec(message.body);
       if (m?.groups) {
         const fields: Record<string, string> = {};
