@@ -2,7 +2,7 @@ import type { Registry } from 'prom-client';
 import type { PtimEvent } from './events/ptim-event.js';
 import type { SessionTable } from './events/sessions.js';
 import { RateLimitedLog, type Logger } from './log.js';
-import { counter } from './ops/metrics.js';
+import { counter, hotCounter } from './ops/metrics.js';
 import type { LinePipeline } from './pipeline.js';
 import type { ReceivedMessage } from './pipeline-records.js';
 
@@ -38,13 +38,13 @@ export class Intake {
     this.#sink = options.sink;
     this.#log = options.log.child({ module: 'intake' });
     this.#rateLog = new RateLimitedLog(this.#log);
-    const lines = counter(options.registry, 'ptim_bridge_lines_total', 'Received messages by pipeline outcome', ['outcome']);
+    const lines = hotCounter(counter(options.registry, 'ptim_bridge_lines_total', 'Received messages by pipeline outcome', ['outcome']), 'outcome');
     this.#outcomes = {
-      candidate: lines.labels({ outcome: 'candidate' }),
-      skipped: lines.labels({ outcome: 'skipped' }),
-      rejected: lines.labels({ outcome: 'rejected' }),
-      nearMiss: lines.labels({ outcome: 'near-miss' }),
-      noise: lines.labels({ outcome: 'noise' }),
+      candidate: () => lines('candidate'),
+      skipped: () => lines('skipped'),
+      rejected: () => lines('rejected'),
+      nearMiss: () => lines('near-miss'),
+      noise: () => lines('noise'),
     };
     this.#rejected = counter(options.registry, 'ptim_bridge_lines_rejected_total', 'Lines a rule matched but that were refused (could forge or move a mapping), by reason', ['reason']);
     this.#failures = counter(options.registry, 'ptim_bridge_intake_failed_total', 'Messages whose tick could not be committed to the state file (logged)');
@@ -82,27 +82,27 @@ export class Intake {
     const outcome = this.#pipeline.process(msg);
     switch (outcome.kind) {
       case 'candidate': {
-        this.#outcomes.candidate.inc();
+        this.#outcomes.candidate();
         const events = this.#sessions.apply(outcome.candidate, msg.receivedAt);
         if (events.length > 0) this.#sink.queue(events, msg.receivedAt);
         break;
       }
       case 'skipped':
-        this.#outcomes.skipped.inc();
+        this.#outcomes.skipped();
         break;
       case 'rejected':
-        this.#outcomes.rejected.inc();
+        this.#outcomes.rejected();
         this.#rejected.inc({ reason: outcome.reason });
         // A refused line is what an attack looks like: logged (rate-limited) with who sent it.
         this.#rateLog.warn(`rejected-${outcome.reason}`, { sender: msg.sender, transport: msg.transport, reason: outcome.reason, rule: outcome.ruleId, input: outcome.text.slice(0, 300) }, 'a VPN alarm was refused: it could forge or move an identity mapping (see reason)');
         break;
       case 'near-miss':
-        this.#outcomes.nearMiss.inc();
+        this.#outcomes.nearMiss();
         // Untrusted text under `input`, cut short: a log line must not carry a flood.
         this.#rateLog.warn('near-miss', { sender: msg.sender, input: outcome.text.slice(0, 300) }, 'a line looks like a VPN up/down event but no pattern matched it (tune with `ptim-bridge patterns test`)');
         break;
       case 'noise':
-        this.#outcomes.noise.inc();
+        this.#outcomes.noise();
         break;
       default:
         outcome satisfies never;

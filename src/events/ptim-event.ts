@@ -80,10 +80,22 @@ export function lineDigest(lineKey: string | undefined): string {
  * `origin`, by default the digest of the candidate's `lineKey` (pass it when already computed).
  */
 export function toEvent(c: PtimCandidate, state: PtimState, extraFlags: readonly PtimFlag[] = [], origin = lineDigest(c.lineKey)): PtimEvent {
-  const { line: _line, lineKey: _lineKey, ...rest } = c;
   const flags = [...c.flags];
   for (const f of extraFlags) if (!flags.includes(f)) flags.push(f);
-  const event: PtimEvent = { id: '', state, ...rest, flags };
+  // Built key by key in the order of DESIGN.md §3 (stable NDJSON and golden files): an object
+  // spread of the candidate without `line`/`lineKey` cost more than the rest of this function.
+  const event = { id: '', state, user: c.user, domain: c.domain, ip: c.ip } as PtimEvent;
+  if (c.ipv6 !== undefined) event.ipv6 = c.ipv6;
+  event.time = c.time;
+  event.device = c.device;
+  event.sender = c.sender;
+  if (c.vpn !== undefined) event.vpn = c.vpn;
+  if (c.gateway !== undefined) event.gateway = c.gateway;
+  if (c.tunnelId !== undefined) event.tunnelId = c.tunnelId;
+  if (c.peer !== undefined) event.peer = c.peer;
+  if (c.reason !== undefined) event.reason = c.reason;
+  event.flags = flags;
+  event.pattern = c.pattern;
   event.id = eventId(event, origin);
   return event;
 }

@@ -2,7 +2,7 @@ import type { Registry } from 'prom-client';
 import type { Config } from '../config.js';
 import { BridgeError } from '../errors.js';
 import { RateLimitedLog, silentLogger, type Logger } from '../log.js';
-import { counter, gauge } from '../ops/metrics.js';
+import { counter, gauge, hotCounter } from '../ops/metrics.js';
 import type { StateDb } from '../state-db.js';
 import { lineDigest, type PtimCandidate, type PtimEvent, type PtimFlag } from './ptim-event.js';
 import { DeadlineHeap } from './deadline-heap.js';
@@ -207,8 +207,8 @@ export class SessionTable {
     }
 
     const registry = options.registry;
-    const transitions = registry ? counter(registry, 'ptim_bridge_session_transitions_total', 'Session table transitions by kind', ['transition']) : undefined;
-    this.#transitions = cacheLabels<Transition>((t) => transitions?.labels(t));
+    const transitions = registry ? hotCounter(counter(registry, 'ptim_bridge_session_transitions_total', 'Session table transitions by kind', ['transition']), 'transition') : undefined;
+    this.#transitions = (t: Transition) => transitions?.(t);
     const ignored = registry ? counter(registry, 'ptim_bridge_session_lines_ignored_total', 'Matched lines that produced no event, by reason', ['reason']) : undefined;
     const ignoredLabels = cacheLabels<IgnoredReason>((r) => ignored?.labels(r));
     this.#ignored = (reason: IgnoredReason) => {
@@ -335,7 +335,7 @@ export class SessionTable {
       const watched = runWatch(current, now, this.#settings);
       if (watched.session !== current) {
         this.#notes(watched.notes);
-        if (watched.events.length > 0) this.#transitions('expire')?.inc();
+        if (watched.events.length > 0) this.#transitions('expire');
         events.push(...watched.events);
         this.#put(key, watched.session, current);
         current = watched.session;
@@ -343,7 +343,7 @@ export class SessionTable {
     }
     const tomb = current === undefined ? this.#tombstone(key, now) : undefined;
     const result = applyRule(current, candidate, now, this.#settings, { tombstone: tomb, untimed, lineAt: lineTime, digest });
-    this.#transitions(result.transition)?.inc();
+    this.#transitions(result.transition);
     this.#notes(result.notes);
     events.push(...result.events);
     if (result.session !== current) this.#put(key, result.session, current, result.lastLineAt);
@@ -417,7 +417,7 @@ export class SessionTable {
       if (session === undefined || session.deadline !== deadline) continue;
       const watched = runWatch(session, now, this.#settings);
       this.#notes(watched.notes);
-      if (watched.events.length > 0) this.#transitions('expire')?.inc();
+      if (watched.events.length > 0) this.#transitions('expire');
       found.push(...watched.events);
       this.#put(key, watched.session, session);
     }

@@ -36,19 +36,34 @@ export function createAllowList(cidrs: readonly string[], allowAny = false, key 
     }
   }
   if (allowAny) return { any: true, allows: () => true };
+  const check = (raw: string): boolean => {
+    const family = isIP(raw);
+    if (family === 4) return list.check(raw, 'ipv4');
+    if (family === 6) {
+      const v4 = mappedV4(raw);
+      return v4 !== undefined ? list.check(v4, 'ipv4') : list.check(raw, 'ipv6');
+    }
+    return false;
+  };
+  // BlockList.check builds a SocketAddress per call (~1 us); a relay asks about the same few senders
+  // for every datagram and every line. The list never changes, so answers are remembered, in a map
+  // emptied when it is full (a flood of spoofed UDP sources cannot grow it without bound).
+  const answers = new Map<string, boolean>();
   return {
     any: false,
     allows(raw: string): boolean {
-      const family = isIP(raw);
-      if (family === 4) return list.check(raw, 'ipv4');
-      if (family === 6) {
-        const v4 = mappedV4(raw);
-        return v4 !== undefined ? list.check(v4, 'ipv4') : list.check(raw, 'ipv6');
+      let answer = answers.get(raw);
+      if (answer === undefined) {
+        if (answers.size >= MAX_REMEMBERED_SENDERS) answers.clear();
+        answer = check(raw);
+        answers.set(raw, answer);
       }
-      return false;
+      return answer;
     },
   };
 }
+
+const MAX_REMEMBERED_SENDERS = 4096;
 
 /** The IPv4 address inside `::ffff:a.b.c.d` (dual-stack sockets report IPv4 peers this way). */
 export function mappedV4(address: string): string | undefined {

@@ -1,7 +1,7 @@
 import type { Counter, Gauge, Registry } from 'prom-client';
 import type { Config } from '../config.js';
 import { RateLimitedLog, type Logger } from '../log.js';
-import { counter, gauge } from '../ops/metrics.js';
+import { counter, gauge, hotCounter } from '../ops/metrics.js';
 import type { ReceivedMessage } from '../pipeline-records.js';
 import type { AllowList } from './allow-list.js';
 import type { ListenTransport } from './listen-url.js';
@@ -51,6 +51,7 @@ export function createIngestContext(options: {
   const messages: Counter<'transport'> = counter(options.registry, 'ptim_bridge_ingest_messages_total', 'Syslog messages accepted from the network', ['transport']);
   const connections = gauge(options.registry, 'ptim_bridge_ingest_connections', 'Open TCP/TLS connections', ['transport']);
   const rateLog = new RateLimitedLog(options.log);
+  const countAccepted = hotCounter(messages, 'transport');
   const acceptedChildren = new Map<ListenTransport, { inc(n?: number): void }>();
   return {
     limits: options.limits,
@@ -68,7 +69,7 @@ export function createIngestContext(options: {
     accepted(transport) {
       let child = acceptedChildren.get(transport);
       if (!child) {
-        child = messages.labels({ transport });
+        child = { inc: (n = 1) => countAccepted(transport, n) };
         acceptedChildren.set(transport, child);
       }
       return child;

@@ -4,7 +4,7 @@ import type { Envelope, PatternMatch } from '../pipeline-records.js';
 import { alarmMessage } from './alarm-message.js';
 import { READ_CAPTURES, type DefinitionTable } from './compile.js';
 import { explainMiss, type MissExplanation } from './explain.js';
-import { breaksLines, checkFields, type LabelSet, type RejectReason } from './field-integrity.js';
+import { breaksLines, checkFields, hasControlCharacters, type LabelSet, type RejectReason } from './field-integrity.js';
 import type { ExampleSource } from './pattern-file.js';
 
 export interface CompiledRule {
@@ -119,7 +119,9 @@ class CompiledPatternSet implements PatternSet {
     const rules = message === undefined ? undefined : this.#byTag.get(message.tag);
     if (rules === undefined) return this.isNearMiss(envelope.msg) ? NEAR_MISS : NONE;
     const { body, app } = message!;
-    if (breaksLines(body)) return { kind: 'rejected', ruleId: this.rules[rules[0]!]!.id, reason: 'control-characters' };
+    // Line breaks are control characters: the common clean message costs one test.
+    const controls = hasControlCharacters(body);
+    if (controls && breaksLines(body)) return { kind: 'rejected', ruleId: this.rules[rules[0]!]!.id, reason: 'control-characters' };
     const seen = this.#seen;
     seen.fill(0);
     for (const i of rules) {
@@ -143,7 +145,7 @@ class CompiledPatternSet implements PatternSet {
         // Absent and empty are the same to consumers: "Traffic-selector: ," has no name.
         if (name && value !== undefined && value !== '') fields[name] = value;
       }
-      const reason = checkFields(body, fields, rule.labels, READ_CAPTURES);
+      const reason = checkFields(body, fields, rule.labels, READ_CAPTURES, controls);
       if (reason !== undefined) return { kind: 'rejected', ruleId: rule.id, reason };
       return { kind: 'match', match: { ruleId: rule.id, state: rule.state, fields } };
     }
