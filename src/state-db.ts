@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { BridgeError } from './errors.js';
 
@@ -11,20 +11,56 @@ export type StateDb = Database.Database;
  * synchronous=NORMAL: a committed transaction survives a process crash (kill -9); only a power
  * loss can take the last few, which is the usual trade for not paying an fsync per commit.
  * Each module creates its own tables (CREATE TABLE IF NOT EXISTS) from the handle it is given.
- * @throws BridgeError ERR_STATE_UNREADABLE when the file cannot be opened or is not a database.
+ * @throws BridgeError ERR_STATE_UNREADABLE when the file cannot be opened, is not a database, is
+ * damaged (integrity check) or is empty while it exists (a truncated copy, a full disk): starting
+ * empty then would forget live sessions and undelivered events without a word.
  */
 export function openStateDb(path: string): StateDb {
+  if (path !== ':memory:' && existsSync(path) && statSync(path).isFile() && statSync(path).size === 0 && !existsSync(`${path}-wal`)) {
+    throw new BridgeError('ERR_STATE_UNREADABLE', `State file ${path} is empty (0 bytes): it was truncated or never written (a full disk, an interrupted copy). ${wayOut(path)}`, { file: path });
+  }
+  let db: StateDb | undefined;
   try {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    const db = new Database(path);
+    db = new Database(path);
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     db.pragma('busy_timeout = 5000');
     db.pragma('foreign_keys = ON');
     // Fails fast on a file that is not a SQLite database.
     db.prepare('SELECT count(*) FROM sqlite_master').get();
-    return db;
   } catch (cause) {
-    throw new BridgeError('ERR_STATE_UNREADABLE', `Cannot open state file ${path}: ${(cause as Error).message}. Check the --state path and its permissions, or move a damaged file aside.`, { file: path, cause });
+    db?.close();
+    const damaged = isCorruption(cause);
+    throw new BridgeError('ERR_STATE_UNREADABLE', damaged ? `State file ${path} is damaged (${(cause as Error).message}). ${wayOut(path)}` : `Cannot open state file ${path}: ${(cause as Error).message}. Check the --state path and its permissions, or move a damaged file aside.`, { file: path, cause });
   }
+  // A damaged page otherwise surfaces later, as an uncoded "database disk image is malformed" from
+  // whichever query meets it first. quick_check reads every page once (milliseconds for a state
+  // file of sessions and an outbox).
+  let problem: string | undefined;
+  try {
+    const result = db.pragma('quick_check(1)', { simple: true });
+    if (result !== 'ok') problem = String(result);
+  } catch (cause) {
+    if (!isCorruption(cause)) {
+      db.close();
+      throw new BridgeError('ERR_STATE_UNREADABLE', `Cannot read state file ${path}: ${(cause as Error).message}. Check the --state path and its permissions.`, { file: path, cause });
+    }
+    problem = (cause as Error).message;
+  }
+  if (problem !== undefined) {
+    db.close();
+    throw new BridgeError('ERR_STATE_UNREADABLE', `State file ${path} is damaged (integrity check: ${problem}). ${wayOut(path)}`, { file: path });
+  }
+  return db;
+}
+
+/** What to do about a damaged or empty state file, and what doing it costs. */
+function wayOut(path: string): string {
+  return `Stop the bridge, move the file aside (mv ${path} ${path}.damaged, with its -wal and -shm files) and start again: the bridge starts with an empty state. What is lost: the live sessions it held (each comes back at its next UP or rekey; until then JIMS keeps the mapping it had) and the events still in its outbox or dead letters (not delivered; sqlite3 ${path}.damaged ".recover" may get some back).`;
+}
+
+function isCorruption(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  return code === 'SQLITE_CORRUPT' || code === 'SQLITE_NOTADB' || (typeof code === 'string' && code.startsWith('SQLITE_CORRUPT'));
 }

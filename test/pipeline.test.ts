@@ -47,13 +47,28 @@ test('pipeline: near miss and noise', (t) => {
   t.deepEqual(pipeline.process(message('<14>Mar 14 09:02:11 srx-hq RT_FLOW: RT_FLOW_SESSION_CREATE: session created')), { kind: 'noise' });
 });
 
-test('pipeline: garbage bytes never throw', (t) => {
+test('pipeline: garbage bytes are judged, never thrown on (the exception fallback stays unused)', async (t) => {
+  const { createRegistry } = await import('../src/ops/metrics.js');
+  const { silentLogger } = await import('../src/log.js');
+  const { loadPatterns } = await import('../src/patterns/load.js');
+  const registry = createRegistry();
+  // The shipped patterns and a registry: an input that made anything throw would be counted as
+  // ptim_bridge_pipeline_errors_total{reason="exception"} and turned into noise; none may be.
+  const judged = new LinePipeline({ patterns: loadPatterns(), registry, log: silentLogger() });
+  // A NUL in the middle of an alarm: refused (it could end the line for a reader), not a crash.
   const garbage = Buffer.concat([Buffer.from(UP.slice(0, 200)), Buffer.from([0xff, 0x00, 0xc3, 0x28]), Buffer.from(UP.slice(200))]);
-  t.notThrows(() => pipeline.process(message(garbage)));
-  for (let i = 0; i < 500; i++) {
+  t.like(judged.process(message(garbage)), { kind: 'rejected', reason: 'control-characters' });
+  const kinds = new Set<string>();
+  for (let i = 0; i < 2000; i++) {
     const bytes = Buffer.from(Array.from({ length: (i * 7) % 300 }, (_, j) => (i * 31 + j * 17) % 256));
-    t.notThrows(() => pipeline.process(message(Buffer.concat([Buffer.from('IKE_VPN_UP_ALARM_USER: '), bytes]))));
+    const at = (i * 13) % UP.length;
+    // Random bytes after a tag, and spliced into a real alarm at every position.
+    kinds.add(judged.process(message(Buffer.concat([Buffer.from('IKE_VPN_UP_ALARM_USER: '), bytes]))).kind);
+    kinds.add(judged.process(message(Buffer.concat([Buffer.from(UP.slice(0, at)), bytes, Buffer.from(UP.slice(at))]))).kind);
   }
+  t.false(/ptim_bridge_pipeline_errors_total\{reason="exception"\} [1-9]/.test(await registry.metrics()), 'no input reached the exception fallback');
+  // The splices reach every verdict but a crash: events, refusals and near misses.
+  t.true(kinds.has('candidate') && kinds.has('rejected') && kinds.has('near-miss'), [...kinds].join(','));
 });
 
 test('pipeline: kmd garbage in Local IKE-ID still yields the event', (t) => {
