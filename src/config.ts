@@ -93,7 +93,10 @@ export const configSchema = z.strictObject({
       maxMessageBytes: z.int().min(480).max(16 * 1024 * 1024).default(64 * 1024),
       maxConnections: z.int().min(1).max(100_000).default(1024),
       maxConnectionsPerSender: z.int().min(1).max(100_000).default(16),
-      idleTimeoutSeconds: seconds(86400).default(300),
+      /** Silent connections are closed after this long; 0 (default) = never: relays keep quiet connections, TCP keepalive finds dead ones. */
+      idleTimeoutSeconds: seconds(86400).default(0),
+      /** A message (or TLS handshake) must be complete this long after its first byte, else its connection is closed (trickling). */
+      frameTimeoutSeconds: seconds(3600).default(30),
     })
     .prefault({}),
 

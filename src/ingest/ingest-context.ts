@@ -12,9 +12,11 @@ export type DropReason =
   | 'too-long'
   | 'bad-framing'
   | 'truncated'
-  | 'max-connections'
-  | 'max-connections-per-sender'
   | 'idle-timeout'
+  /** A connection closed to make room for a newcomer (limits.maxConnections / maxConnectionsPerSender). */
+  | 'evicted'
+  /** A message (or TLS handshake) begun and not finished within limits.frameTimeoutSeconds: trickling. */
+  | 'slow-frame'
   | 'tls-handshake'
   | 'socket-error';
 
@@ -34,6 +36,8 @@ export interface IngestContext {
   readonly flow: { paused: boolean; streams: Set<import('node:net').Socket> };
   /** Shared across all TCP/TLS listeners: `limits.maxConnections` is for the process. */
   readonly connectionCount: { total: number; bySender: Map<string, number> };
+  /** Every open TCP/TLS connection of all listeners, for eviction. */
+  readonly connectionsOpen: Set<import('./tcp.js').Connection>;
 }
 
 /**
@@ -61,6 +65,7 @@ export function createIngestContext(options: {
     rateLog,
     connections,
     connectionCount: { total: 0, bySender: new Map() },
+    connectionsOpen: new Set(),
     flow: { paused: false, streams: new Set() },
     drop(transport, reason, fields = {}, n = 1) {
       dropped.inc({ transport, reason }, n);

@@ -194,28 +194,78 @@ test('tcp: 10,000 connections at once; per-sender limit holds and other senders 
   // Exact totals are not asserted: with 10,000 SYNs against a 4,096 backlog the kernel itself
   // drops some handshakes (retried with backoff, seconds later under load). What must hold: the
   // cap is never exceeded, refusals are counted, and another sender is served during the flood.
-  await waitUntil(async () => (await gauge()) === 100 && (await l.dropped('tcp', 'max-connections-per-sender')) >= Math.min(1_000, floodSize - 100), 60_000, 'the cap reached and refusals counted');
+  await waitUntil(async () => (await gauge()) === 100 && (await l.dropped('tcp', 'evicted')) >= Math.min(1_000, floodSize - 100), 60_000, 'the cap reached and evictions counted');
   const good = await tcpConnect(port, { localAddress: '127.0.0.2' });
   good.end('<30>good during flood\n');
   await l.waitMessages(1);
   t.deepEqual(l.texts(), ['<30>good during flood']);
-  t.log(`refused so far: ${await l.dropped('tcp', 'max-connections-per-sender')}`);
+  t.log(`evicted so far: ${await l.dropped('tcp', 'evicted')}`);
   flood.forEach((s) => s.destroy());
   await waitUntil(async () => (await gauge()) === 0, 30_000, 'flood connections closed');
   clearInterval(sampler);
   t.true(maxSeen <= 101, `at most 100 flood connections + the good one were open (saw ${maxSeen})`);
 });
 
-test('tcp: maxConnections caps the whole process', async (t) => {
+test('tcp: at maxConnections a newcomer is served and the connection longest without a message is evicted', async (t) => {
   const l = await startTestListeners(t, ['tcp://127.0.0.1:0'], { limits: { maxConnections: 3 } });
-  const held = await Promise.all([1, 2, 3].map(() => tcpConnect(l.port('tcp'))));
-  t.teardown(() => held.forEach((s) => s.destroy()));
-  await waitUntil(async () => ((await l.registry.getSingleMetric('ptim_bridge_ingest_connections')!.get()).values[0]?.value ?? 0) === 3);
-  const extra = connect({ port: l.port('tcp'), host: '127.0.0.1' });
-  extra.on('error', () => {});
-  await closed(extra);
-  t.is(await l.dropped('tcp', 'max-connections'), 1);
-  held[0]!.end('<30>still served\n');
+  const gauge = async () => (await l.registry.getSingleMetric('ptim_bridge_ingest_connections')!.get()).values[0]?.value ?? 0;
+  const silent = await tcpConnect(l.port('tcp'));
+  const active = await Promise.all([1, 2].map(() => tcpConnect(l.port('tcp'))));
+  t.teardown(() => [silent, ...active].forEach((s) => s.destroy()));
+  active.forEach((s, i) => s.write(`<30>active ${i}\n`));
+  await l.waitMessages(2);
+  await waitUntil(async () => (await gauge()) === 3);
+  const extra = await tcpConnect(l.port('tcp'));
+  extra.end('<30>newcomer served\n');
+  await closed(silent);
+  await l.waitMessages(3);
+  t.true(l.texts().includes('<30>newcomer served'));
+  t.is(await l.dropped('tcp', 'evicted'), 1);
+  // The active ones were kept.
+  active[0]!.end('<30>still served\n');
+  await l.waitMessages(4);
+});
+
+test('tcp: 200 trickling connections from one allowed address cannot keep another sender out, and each trickled message is closed as slow-frame', async (t) => {
+  t.timeout(60_000);
+  const l = await startTestListeners(t, ['tcp://127.0.0.1:0'], { limits: { maxConnections: 200, maxConnectionsPerSender: 200, frameTimeoutSeconds: 2 } });
+  const port = l.port('tcp');
+  // Trickling: a byte of a message that never ends, every 300 ms, on every connection.
+  const tricklers: Socket[] = [];
+  for (let i = 0; i < 200; i++) {
+    const s = connect({ port, host: '127.0.0.1', localAddress: '127.0.0.2' });
+    s.on('error', () => {});
+    tricklers.push(s);
+  }
+  const drip = setInterval(() => tricklers.forEach((s) => !s.destroyed && s.write('x')), 300);
+  t.teardown(() => {
+    clearInterval(drip);
+    tricklers.forEach((s) => s.destroy());
+  });
+  await waitUntil(async () => ((await l.registry.getSingleMetric('ptim_bridge_ingest_connections')!.get()).values[0]?.value ?? 0) === 200, 20_000, 'the limit filled by tricklers');
+  // A firewall connects while the limit is full: served at once (a trickler is evicted for it).
+  const firewall = await tcpConnect(port, { localAddress: '127.0.0.3' });
+  firewall.write('<30>firewall line 1\n');
+  await l.waitMessages(1);
+  t.is(await l.dropped('tcp', 'evicted'), 1);
+  // Within the frame timeout every trickler is closed; the firewall, which finishes its lines, is not.
+  await waitUntil(async () => (await l.dropped('tcp', 'slow-frame')) === 199, 20_000, 'tricklers closed as slow-frame');
+  firewall.end('<30>firewall line 2\n');
+  await l.waitMessages(2);
+  t.deepEqual(l.texts(), ['<30>firewall line 1', '<30>firewall line 2']);
+});
+
+test('tcp: a quiet connection stays open (no idle timeout by default) and has TCP keepalive on', async (t) => {
+  const l = await startTestListeners(t, ['tcp://127.0.0.1:0'], {});
+  const quiet = await tcpConnect(l.port('tcp'));
+  t.teardown(() => quiet.destroy());
+  const local = quiet.localPort;
+  await new Promise((r) => setTimeout(r, 1500));
+  t.false(quiet.destroyed);
+  // The kernel shows the server side's keepalive timer (ss -o): the socket whose peer is our port.
+  const ss = execSync(`ss -tnoH state established '( dport = :${local} )'`, { shell: '/bin/sh' }).toString();
+  t.regex(ss, /timer:\(keepalive/, ss);
+  quiet.end('<30>after a quiet spell\n');
   await l.waitMessages(1);
 });
 
@@ -284,12 +334,12 @@ test('tls: frames over TLS; mutual TLS refuses a client without a certificate or
   await waitUntil(async () => ((await l.registry.getSingleMetric('ptim_bridge_ingest_connections')!.get()).values[0]?.value ?? 0) === 0, 10_000, 'connections released');
 });
 
-test('tls: a connection that never starts the handshake is closed after the idle timeout', async (t) => {
+test('tls: a connection that never finishes the handshake is closed after the frame timeout (slow-frame)', async (t) => {
   const certs = await testCerts();
-  const l = await startTestListeners(t, ['tls://127.0.0.1:0'], { limits: { idleTimeoutSeconds: 1 }, tls: { cert: certs.serverCert, key: certs.serverKey } });
+  const l = await startTestListeners(t, ['tls://127.0.0.1:0'], { limits: { frameTimeoutSeconds: 1 }, tls: { cert: certs.serverCert, key: certs.serverKey } });
   const silent = await tcpConnect(l.port('tls'));
   await closed(silent);
-  await waitUntil(async () => (await l.dropped('tls', 'idle-timeout')) === 1);
+  await waitUntil(async () => (await l.dropped('tls', 'slow-frame')) === 1);
   t.pass();
 });
 
