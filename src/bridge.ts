@@ -76,6 +76,15 @@ export async function startBridge(options: LiveBridgeOptions): Promise<LiveBridg
   try {
     const sessions = new SessionTable({ db: state.db, config, clock: 'wall', log, registry });
     let listeners: Awaited<ReturnType<typeof startListeners>> | undefined;
+    // TCP/TLS reading pauses while any reason holds: a congested stdout, a state file that fails.
+    const pausedFor = new Set<string>();
+    const pauseFor = (reason: string, on: boolean) => {
+      if (on) pausedFor.add(reason);
+      else pausedFor.delete(reason);
+      if (pausedFor.size > 0) listeners?.pause();
+      else listeners?.resume();
+    };
+    let stateTrouble: { since: number; error: string; code?: string } | undefined;
     let sink: EventSink;
     if (options.dryRun) {
       const printer = new PrintingSink({
@@ -83,7 +92,7 @@ export async function startBridge(options: LiveBridgeOptions): Promise<LiveBridg
         log,
         registry,
         // A slow reader of stdout slows TCP senders instead of growing this process.
-        onCongestion: (congested) => (congested ? listeners?.pause() : listeners?.resume()),
+        onCongestion: (congested) => pauseFor('stdout', congested),
       });
       closers.push(() => printer.flushed());
       sink = printer;
@@ -92,7 +101,21 @@ export async function startBridge(options: LiveBridgeOptions): Promise<LiveBridg
       closers.push(() => delivery.close());
       sink = delivery;
     }
-    const intake = new Intake({ pipeline, sessions, sink, log, registry });
+    const intake = new Intake({
+      pipeline,
+      sessions,
+      sink,
+      log,
+      registry,
+      trouble: {
+        onChange(trouble) {
+          stateTrouble = trouble;
+          pauseFor('state-file', trouble !== undefined);
+        },
+        // A checkpoint moves the WAL into the file and truncates it: the space a retry needs.
+        relieve: () => state.db.pragma('wal_checkpoint(TRUNCATE)'),
+      },
+    });
     const watch = new RekeyWatchTimer({
       table: sessions,
       queue: (events) => sink.queue(events, Date.now()),
@@ -115,11 +138,18 @@ export async function startBridge(options: LiveBridgeOptions): Promise<LiveBridg
     });
     const stopListeners = listeners.close.bind(listeners);
     // Listeners close first (the list runs backwards), then what they handed over is committed.
-    closers.push(() => intake.flush());
+    closers.push(() => {
+      intake.flush();
+      intake.stop();
+    });
     closers.push(stopListeners);
     let metrics: MetricsServer | undefined;
     if (config.metrics.listen) {
-      metrics = await startMetricsServer(config.metrics.listen, registry, () => ({ sessions: sessions.list().length }));
+      metrics = await startMetricsServer(config.metrics.listen, registry, () =>
+        stateTrouble === undefined
+          ? { sessions: sessions.list().length, stateWritable: true }
+          : { ok: false, stateWritable: false, stateError: stateTrouble.error, stateFailingSince: new Date(stateTrouble.since).toISOString() },
+      );
       closers.unshift(() => metrics!.close());
       log.info({ url: metrics.url }, 'metrics ready');
     }

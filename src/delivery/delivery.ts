@@ -23,6 +23,8 @@ export interface Delivery {
   queue(events: readonly PtimEvent[], receivedAt: number): void;
   /** The caller's transaction committed: wake the forwarder. */
   committed(): void;
+  /** The caller's transaction rolled back: the backlog count (and its gauge) goes back to the table's. */
+  discard(): void;
   backlog(): number;
   /** Events JIMS refused since the start (they are in the dead-letter store). */
   deadLettered(): number;
@@ -61,6 +63,13 @@ export async function startDelivery(db: StateDb, jims: Config['jims'], deps: { l
   return {
     queue: (events, receivedAt) => outbox.add(events, receivedAt),
     committed: () => forwarder.notify(),
+    discard() {
+      try {
+        outbox.recount();
+      } catch {
+        // The file fails even to read: the forwarder recounts once it works again (#checkDrained).
+      }
+    },
     backlog: () => outbox.backlog(),
     deadLettered: () => forwarder.deadLettered,
     drained: () => forwarder.drained(),

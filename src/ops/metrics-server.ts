@@ -24,7 +24,9 @@ export async function startMetricsServer(listen: string, registry: Registry, hea
         () => res.writeHead(500).end(),
       );
     } else if (req.method === 'GET' && req.url === '/healthz') {
-      res.writeHead(200, { 'content-type': 'application/json' }).end(`${JSON.stringify({ ok: true, ...health() })}\n`);
+      // Unhealthy (503) when a part says so (`ok: false`), e.g. a state file that cannot be written.
+      const report = { ok: true, ...health() };
+      res.writeHead(report.ok === false ? 503 : 200, { 'content-type': 'application/json' }).end(`${JSON.stringify(report)}\n`);
     } else {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('GET /metrics or /healthz\n');
     }
