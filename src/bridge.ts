@@ -48,7 +48,27 @@ export interface LiveBridge {
   readonly metricsUrl: string | undefined;
   /** Stops accepting, commits what is in hand, stops pushing (the outbox keeps the rest) and closes the state. */
   close(): Promise<void>;
+  /**
+   * Takes a new config without closing a listener, dropping a message or losing state (SIGHUP):
+   * patterns (read again from their files), the sender allow-list, devices, VPN domains and rekey
+   * intervals, the session and line-check settings, the log level. Everything else (listeners, TLS
+   * files, limits, metrics, JIMS, the state file) needs a restart: returned in `needsRestart`, and
+   * kept as it was. Everything is built before anything is swapped.
+   * @throws BridgeError (ERR_PATTERN_INVALID, ERR_CONFIG_INVALID...) when the new config cannot be
+   *   applied; the running one is then untouched.
+   */
+  reload(next: Config): ReloadOutcome;
 }
+
+export interface ReloadOutcome {
+  /** Top-level config keys whose change took effect. */
+  applied: string[];
+  /** Top-level config keys that changed but need a restart; their old values stay. */
+  needsRestart: string[];
+}
+
+/** Config keys a reload applies; the others are read once, at start. */
+const RELOADABLE_KEYS: ReadonlySet<string> = new Set(['patterns', 'senders', 'devices', 'vpns', 'sessions', 'lineChecks', 'log', 'timezone']);
 
 /**
  * Starts the live relay: listeners -> pipeline -> session table (wall clock, rekey watch) ->
@@ -153,7 +173,22 @@ export async function startBridge(options: LiveBridgeOptions): Promise<LiveBridg
       closers.unshift(() => metrics!.close());
       log.info({ url: metrics.url }, 'metrics ready');
     }
-    return { bound: listeners.bound, metricsUrl: metrics?.url, close: closeAll };
+    let current = config;
+    const started = listeners;
+    const reload = (next: Config): ReloadOutcome => {
+      // Built first, swapped after: a bad pattern file or address leaves everything as it was.
+      const nextPipeline = makePipeline({ ...options, config: next }, createDeviceBinding(next.devices, next.senders.allowUnboundDevices));
+      started.reconfigure({ config: next, allowSenders: options.allowSenders, allowAnySender: options.allowAnySender });
+      intake.usePipeline(nextPipeline);
+      sessions.reconfigure(next);
+      if (next.log.level !== current.log.level) log.level = next.log.level;
+      const changed = Object.keys({ ...current, ...next }).filter((key) => JSON.stringify(current[key as keyof Config]) !== JSON.stringify(next[key as keyof Config]));
+      const outcome = { applied: changed.filter((k) => RELOADABLE_KEYS.has(k)), needsRestart: changed.filter((k) => !RELOADABLE_KEYS.has(k)) };
+      // What was not applied stays as it was, so the next reload compares with what runs.
+      current = { ...current, ...Object.fromEntries(outcome.applied.map((k) => [k, next[k as keyof Config]])) } as Config;
+      return outcome;
+    };
+    return { bound: listeners.bound, metricsUrl: metrics?.url, close: closeAll, reload };
   } catch (error) {
     await closeAll();
     throw error;

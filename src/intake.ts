@@ -9,6 +9,8 @@ import type { ReceivedMessage } from './pipeline-records.js';
 /** Where a tick's events go: queued inside its transaction, released after the commit. */
 export interface EventSink {
   queue(events: readonly PtimEvent[], receivedAt: number): void;
+  /** The transaction's last step: write what the sink keeps per transaction (delivery statistics, history). */
+  beforeCommit?(): void;
   committed(): void;
   /** The transaction rolled back: forget what it queued (a sink that queues in the database need not act). */
   discard?(): void;
@@ -46,7 +48,7 @@ export interface StateTrouble {
  * at all). The pending list holds at most one turn's reads, so memory stays bounded.
  */
 export class Intake {
-  readonly #pipeline: LinePipeline;
+  #pipeline: LinePipeline;
   readonly #sessions: SessionTable;
   readonly #sink: EventSink;
   readonly #log: Logger;
@@ -79,6 +81,14 @@ export class Intake {
     this.#rejected = counter(options.registry, 'ptim_bridge_lines_rejected_total', 'Lines a rule matched but that were refused (could forge or move a mapping), by reason', ['reason']);
     this.#failures = counter(options.registry, 'ptim_bridge_intake_failed_total', 'Messages whose tick could not be committed to the state file (logged)');
     this.#lost = counter(options.registry, 'ptim_bridge_intake_lost_total', 'Messages lost because the state file could not be written (UDP beyond what is held), by transport', ['transport']);
+  }
+
+  /**
+   * Judges later messages with another pipeline (a reload: patterns, devices, VPN domains). Messages
+   * already pending are judged by the new one too; none is lost or judged twice.
+   */
+  usePipeline(pipeline: LinePipeline): void {
+    this.#pipeline = pipeline;
   }
 
   /** True while the state file fails and messages wait in memory for it. */
@@ -144,6 +154,7 @@ export class Intake {
     try {
       this.#sessions.transaction(() => {
         for (const msg of batch) this.#handle(msg);
+        this.#sink.beforeCommit?.();
       });
     } catch (error) {
       this.#sink.discard?.();

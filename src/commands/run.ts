@@ -64,9 +64,14 @@ Examples:
       // Listen for the stop request before the first listener is up: a SIGTERM right after the
       // "listening" line must still mean a clean stop, not the default kill.
       const stopRequested = untilSignal({ stdoutClosed: opts.dryRun === true });
-      let config = withTlsFlags(loadConfig(opts.config), opts);
-      if (opts.allowUnboundDevices) config = { ...config, senders: { ...config.senders, allowUnboundDevices: true } };
-      if (!opts.dryRun) config = applyDeliveryFlags(config, opts);
+      // The effective config: the file (validated) with the flags laid over it; built the same way
+      // at start and at each reload.
+      const effectiveConfig = (): Config => {
+        let built = withTlsFlags(loadConfig(opts.config), opts);
+        if (opts.allowUnboundDevices) built = { ...built, senders: { ...built.senders, allowUnboundDevices: true } };
+        return opts.dryRun ? built : applyDeliveryFlags(built, opts);
+      };
+      const config = effectiveConfig();
       const log = createLogger({ destination: opts.dryRun ? 'stderr' : 'stdout', level: config.log.level });
       const bridge = await startBridge({
         config,
@@ -79,14 +84,34 @@ Examples:
         dryRun: opts.dryRun ? process.stdout : undefined,
         state: opts.state,
       });
-      log.info({ listeners: bridge.bound.map((b) => b.url), metrics: bridge.metricsUrl }, opts.dryRun ? 'ready (dry run: events go to stdout)' : 'ready: delivering to JIMS');
+      log.info({ event: 'ready', listeners: bridge.bound.map((b) => b.url), metrics: bridge.metricsUrl }, opts.dryRun ? 'ready (dry run: events go to stdout)' : 'ready: delivering to JIMS');
+      // SIGHUP (systemctl reload, `ptim-bridge reload`): the config file and pattern files again,
+      // applied without closing a listener; a config that does not validate changes nothing.
+      const onHangUp = () => reloadWith(bridge, effectiveConfig, log);
+      process.on('SIGHUP', onHangUp);
 
       const signal = await stopRequested;
+      process.off('SIGHUP', onHangUp);
       log.info({ signal }, 'stopping: no new connections, finishing what is in hand');
       await bridge.close();
       log.info('stopped');
       log.flush();
     });
+}
+
+/** One reload: logged as `event: "reloaded"` (what took effect, what needs a restart) or `"reload-refused"` (why). */
+function reloadWith(bridge: { reload(next: Config): { applied: string[]; needsRestart: string[] } }, build: () => Config, log: import('../log.js').Logger): void {
+  try {
+    const { applied, needsRestart } = bridge.reload(build());
+    if (needsRestart.length > 0) {
+      log.warn({ event: 'reloaded', applied, needsRestart }, `config reloaded; changes to ${needsRestart.join(', ')} need a restart and were not applied`);
+    } else {
+      log.info({ event: 'reloaded', applied }, 'config and patterns reloaded');
+    }
+  } catch (error) {
+    const code = error instanceof BridgeError ? error.code : 'ERR_UNEXPECTED';
+    log.error({ event: 'reload-refused', code, error: (error as Error).message }, 'the new config was refused; the running one stays (fix it, check it with `ptim-bridge config check`, and reload again)');
+  }
 }
 
 /** The --tls-* flags replace the config's `tls` section. */

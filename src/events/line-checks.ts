@@ -36,13 +36,14 @@ interface Bucket {
  * forgotten first.
  */
 export class RecentLines {
-  readonly #maxWindowMs: number;
+  /** The longest window asked of `seen` (entries older than it are pruned); settable (a config reload). */
+  maxWindowMs: number;
   readonly #maxEntries: number;
   readonly #buckets = new Map<string, Bucket>();
   #size = 0;
 
   constructor(maxWindowMs: number, maxEntries = MAX_RECENT_LINES) {
-    this.#maxWindowMs = maxWindowMs;
+    this.maxWindowMs = maxWindowMs;
     this.#maxEntries = maxEntries;
   }
 
@@ -68,7 +69,7 @@ export class RecentLines {
     // order in a bucket, so the old entries are at the front.
     if (lines.size >= b.pruneAt) {
       for (const [oldest, seenAt] of lines) {
-        if (seenAt >= at - this.#maxWindowMs) break;
+        if (seenAt >= at - this.maxWindowMs) break;
         lines.delete(oldest);
         this.#size--;
       }

@@ -135,7 +135,7 @@ type IgnoredReason = 'late-down-ignored' | 'stale-line' | 'duplicate' | 'time-ou
 export class SessionTable {
   readonly #db: StateDb;
   readonly #clock: SessionClock;
-  readonly #settings: WatchSettings;
+  #settings: WatchSettings;
   readonly #log: Logger;
   readonly #rateLog: RateLimitedLog;
   readonly #stmt: ReturnType<typeof prepare>;
@@ -145,11 +145,11 @@ export class SessionTable {
   /** Per key without a live session: the last applied line time (insertion order = oldest first). */
   readonly #tombs = new Map<string, number>();
   #tombSweepAt = 1024;
-  readonly #retentionMs: number;
-  readonly #recent: RecentLines;
-  readonly #duplicateWindowMs: number;
-  readonly #timeWindowMs: number;
-  readonly #clampOutOfWindow: boolean;
+  #retentionMs = 0;
+  #recent: RecentLines;
+  #duplicateWindowMs = 0;
+  #timeWindowMs = 0;
+  #clampOutOfWindow = false;
   /** The latest wall-clock now seen (the clock tombstones are swept by on 'wall'). */
   #wallNow = -Infinity;
   /** Devices whose clock moved since the journal was last folded into the snapshot. */
@@ -176,18 +176,9 @@ export class SessionTable {
   constructor(options: SessionTableOptions) {
     this.#db = options.db;
     this.#clock = options.clock;
-    const { sessions, vpns } = options.config;
-    this.#settings = {
-      intervalMs: (vpn) => 1000 * ((vpn !== undefined && Object.hasOwn(vpns, vpn) ? vpns[vpn]?.rekeyIntervalSeconds : undefined) ?? sessions.rekeyIntervalSeconds),
-      graceMs: 1000 * sessions.rekeyGraceSeconds,
-      maxMissed: sessions.maxMissedRekeys,
-    };
-    const { lineChecks } = options.config;
-    this.#timeWindowMs = 1000 * lineChecks.timeWindowSeconds;
-    this.#clampOutOfWindow = lineChecks.outOfWindow === 'clamp';
-    this.#retentionMs = Math.max(this.#timeWindowMs, MIN_TOMBSTONE_RETENTION_MS);
-    this.#duplicateWindowMs = 1000 * lineChecks.duplicateWindowSeconds;
-    this.#recent = new RecentLines(this.#duplicateWindowMs);
+    this.#settings = settingsOf(options.config);
+    this.#recent = new RecentLines(0);
+    this.reconfigure(options.config);
     this.#log = (options.log ?? silentLogger()).child({ module: 'events/sessions' });
     this.#rateLog = new RateLimitedLog(this.#log);
     this.#db.exec(SCHEMA);
@@ -226,6 +217,21 @@ export class SessionTable {
         this.set(map.size);
       };
     }
+  }
+
+  /**
+   * Takes new settings (a config reload): rekey intervals, grace and misses (per VPN too), and the
+   * line checks. Sessions keep the deadlines they have; their next UP is judged by the new
+   * settings. A longer duplicate window starts with what the shorter one remembered.
+   */
+  reconfigure(config: SessionTableOptions['config']): void {
+    this.#settings = settingsOf(config);
+    const { lineChecks } = config;
+    this.#timeWindowMs = 1000 * lineChecks.timeWindowSeconds;
+    this.#clampOutOfWindow = lineChecks.outOfWindow === 'clamp';
+    this.#retentionMs = Math.max(this.#timeWindowMs, MIN_TOMBSTONE_RETENTION_MS);
+    this.#duplicateWindowMs = 1000 * lineChecks.duplicateWindowSeconds;
+    this.#recent.maxWindowMs = this.#duplicateWindowMs;
   }
 
   /** How many matched lines gave no event since the table was opened, by reason (stale-line, duplicate, ...). */
@@ -721,6 +727,15 @@ function byTimeDeviceIp(a: PtimEvent, b: PtimEvent): number {
   if (a.time !== b.time) return a.time < b.time ? -1 : 1;
   if (a.device !== b.device) return a.device < b.device ? -1 : 1;
   return a.ip < b.ip ? -1 : a.ip > b.ip ? 1 : 0;
+}
+
+function settingsOf(config: SessionTableOptions['config']): WatchSettings {
+  const { sessions, vpns } = config;
+  return {
+    intervalMs: (vpn) => 1000 * ((vpn !== undefined && Object.hasOwn(vpns, vpn) ? vpns[vpn]?.rekeyIntervalSeconds : undefined) ?? sessions.rekeyIntervalSeconds),
+    graceMs: 1000 * sessions.rekeyGraceSeconds,
+    maxMissed: sessions.maxMissedRekeys,
+  };
 }
 
 /** Label children looked up once: `labels()` on every transition is measurable at 100k/s. */

@@ -23,7 +23,8 @@ export type DropReason =
 /** What every listener shares: limits, the allow-list, the sink, logs and counters. */
 export interface IngestContext {
   readonly limits: Config['limits'];
-  readonly allow: AllowList;
+  /** Replaced on a reload (ListenerSet.reconfigure); read per connection and per datagram. */
+  allow: AllowList;
   readonly onMessage: (msg: ReceivedMessage) => void;
   readonly log: Logger;
   readonly rateLog: RateLimitedLog;

@@ -21,6 +21,12 @@ export interface ListenerSet {
    */
   pause(): void;
   resume(): void;
+  /**
+   * Takes a new sender allow-list (a reload): new connections and every datagram from now on are
+   * judged by it; open connections stay (they were allowed when they connected).
+   * @throws BridgeError ERR_CONFIG_INVALID as `planListeners`; the old list then stays.
+   */
+  reconfigure(options: Pick<StartListenersOptions, 'config' | 'allowSenders' | 'allowAnySender'>): void;
 }
 
 export interface StartListenersOptions {
@@ -114,5 +120,11 @@ export async function startListeners(options: StartListenersOptions): Promise<Li
     },
     pause: () => setPaused(true),
     resume: () => setPaused(false),
+    reconfigure(next) {
+      const plan = planListeners({ ...next, urls: urls.map((u) => u.url) });
+      const nextAllow = createAllowList(plan.allowCidrs, plan.allowAny);
+      if (nextAllow.any && !ctx.allow.any) log.warn({ key: 'senders.allowAny' }, 'accepting syslog from ANY sender: anyone who can reach these ports can inject identities; list your firewalls in senders.allow');
+      ctx.allow = nextAllow;
+    },
   };
 }
