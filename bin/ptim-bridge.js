@@ -1,3 +1,3 @@
 #!/usr/bin/env node
-// Thin launcher: the compiled CLI lives in dist/ (built by `npm ci` through the prepare script).
+// Thin launcher: the compiled CLI lives in dist/ (built by `npm ci`, and by `npm pack` for the tarball, through the prepare script).
 import '../dist/main.js';

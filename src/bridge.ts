@@ -5,14 +5,20 @@ import { join } from 'node:path';
 import type { Registry } from 'prom-client';
 import type { Config } from './config.js';
 import type { Delivery } from './delivery/delivery.js';
+import type { DeliveryCounts } from './delivery/ledger.js';
+import { holdBack, pushPolicy, skippedCounter, splitByPolicy, type PushPolicy } from './delivery/push-policy.js';
 import type { PtimEvent } from './events/ptim-event.js';
 import { RekeyWatchTimer } from './events/rekey-watch-timer.js';
 import { SessionTable } from './events/sessions.js';
 import { createDeviceBinding, type DeviceBinding } from './ingest/device-binding.js';
 import { planListeners, startListeners } from './ingest/listeners.js';
+import { createZoneResolver } from './ingest/time-zone.js';
 import { Intake, type EventSink } from './intake.js';
 import type { Logger } from './log.js';
-import { startMetricsServer, type MetricsServer } from './ops/metrics-server.js';
+import { readStats } from './ops/event-stats.js';
+import { isLoopbackListen, startMetricsServer, type MetricsServer } from './ops/metrics-server.js';
+import { judgeReadiness } from './ops/readiness.js';
+import { EventTap, type TapRecord } from './ops/tap.js';
 import { loadPatterns } from './patterns/load.js';
 import { PrintingSink } from './printing-sink.js';
 import { LinePipeline } from './pipeline.js';
@@ -41,6 +47,8 @@ export interface LiveBridgeOptions extends BridgeDeps {
   dryRun?: Writable;
   /** State file (sessions + outbox); default `sessions.state` from the config. */
   state?: string;
+  /** Delivering: sees every tap record (queued, skipped, retry, acked, dead-lettered), as `run --log-events` logs them. */
+  onTapRecord?: (record: TapRecord) => void;
 }
 
 export interface LiveBridge {
@@ -48,6 +56,8 @@ export interface LiveBridge {
   readonly metricsUrl: string | undefined;
   /** Stops accepting, commits what is in hand, stops pushing (the outbox keeps the rest) and closes the state. */
   close(): Promise<void>;
+  /** Delivering: what was queued, delivered, dead-lettered, retried and skipped since the start, and the outbox backlog. Undefined in a dry run. */
+  counts(): (DeliveryCounts & { backlog: number }) | undefined;
   /**
    * Takes a new config without closing a listener, dropping a message or losing state (SIGHUP):
    * patterns (read again from their files), the sender allow-list, devices, VPN domains and rekey
@@ -68,7 +78,7 @@ export interface ReloadOutcome {
 }
 
 /** Config keys a reload applies; the others are read once, at start. */
-const RELOADABLE_KEYS: ReadonlySet<string> = new Set(['patterns', 'senders', 'devices', 'vpns', 'sessions', 'lineChecks', 'log', 'timezone']);
+const RELOADABLE_KEYS: ReadonlySet<string> = new Set(['patterns', 'senders', 'devices', 'vpns', 'gateways', 'sessions', 'lineChecks', 'log', 'timezone']);
 
 /**
  * Starts the live relay: listeners -> pipeline -> session table (wall clock, rekey watch) ->
@@ -105,6 +115,11 @@ export async function startBridge(options: LiveBridgeOptions): Promise<LiveBridg
       else listeners?.resume();
     };
     let stateTrouble: { since: number; error: string; code?: string } | undefined;
+    // Push opt-outs (gateways/vpns/devices push: false): the sessions are kept, their events not sent.
+    let push = pushPolicy(config);
+    logPushPolicy(log, push);
+    let delivery: Delivery | undefined;
+    let tap: EventTap | undefined;
     let sink: EventSink;
     if (options.dryRun) {
       const printer = new PrintingSink({
@@ -115,11 +130,14 @@ export async function startBridge(options: LiveBridgeOptions): Promise<LiveBridg
         onCongestion: (congested) => pauseFor('stdout', congested),
       });
       closers.push(() => printer.flushed());
-      sink = printer;
+      sink = holdBack(printer, () => push, skippedCounter(registry));
     } else {
-      const delivery = await delivering!.startDelivery(state.db, config.jims, { log, registry });
-      closers.push(() => delivery.close());
-      sink = delivery;
+      tap = new EventTap({ registry });
+      if (options.onTapRecord) tap.subscribe(options.onTapRecord);
+      const started = await delivering!.startDelivery(state.db, config.jims, { log, registry, push: () => push, tap, startedBy: 'run' });
+      delivery = started;
+      closers.push(() => started.close());
+      sink = started;
     }
     const intake = new Intake({
       pipeline,
@@ -138,11 +156,16 @@ export async function startBridge(options: LiveBridgeOptions): Promise<LiveBridg
     });
     const watch = new RekeyWatchTimer({
       table: sessions,
-      queue: (events) => sink.queue(events, Date.now()),
+      queue: (events) => {
+        sink.queue(events, Date.now());
+        // The watch queues once per transaction: this is its last step.
+        sink.beforeCommit?.();
+      },
       afterCommit: () => sink.committed(),
       onError: (error) => {
         sink.discard?.();
-        log.error({ err: { message: (error as Error).message } }, 'rekey watch could not update the state file');
+        // During a state-file episode the intake has said it once; the watch retries every tick.
+        if (stateTrouble === undefined) log.error({ err: { message: (error as Error).message } }, 'rekey watch could not update the state file');
       },
     });
     watch.start();
@@ -169,6 +192,11 @@ export async function startBridge(options: LiveBridgeOptions): Promise<LiveBridg
         stateTrouble === undefined
           ? { sessions: sessions.list().length, stateWritable: true }
           : { ok: false, stateWritable: false, stateError: stateTrouble.error, stateFailingSince: new Date(stateTrouble.since).toISOString() },
+        // /stats and /tap only where something is delivered; /tap shows identities: loopback unless metrics.tap says otherwise.
+        {
+          readiness: () => judgeReadiness({ ...(stateTrouble === undefined ? {} : { stateFailing: stateTrouble }), ...(delivery ? { delivery: delivery.readiness() } : {}), lastLineAt: intake.lastLineAt, limits: { jimsFailingSeconds: config.metrics.readyJimsFailingSeconds, backlogAgeSeconds: config.metrics.readyBacklogAgeSeconds } }, Date.now()),
+          ...(delivery ? { stats: (filter) => readStats(state.db, filter), tap, tapAllowed: config.metrics.tap ?? isLoopbackListen(config.metrics.listen) } : {}),
+        },
       );
       closers.unshift(() => metrics!.close());
       log.info({ url: metrics.url }, 'metrics ready');
@@ -181,6 +209,12 @@ export async function startBridge(options: LiveBridgeOptions): Promise<LiveBridg
       started.reconfigure({ config: next, allowSenders: options.allowSenders, allowAnySender: options.allowAnySender });
       intake.usePipeline(nextPipeline);
       sessions.reconfigure(next);
+      const nextPush = pushPolicy(next);
+      if (JSON.stringify(nextPush?.describe) !== JSON.stringify(push?.describe)) {
+        if (nextPush) logPushPolicy(log, nextPush);
+        else log.info('push to JIMS is on again for every gateway, VPN and device');
+      }
+      push = nextPush;
       if (next.log.level !== current.log.level) log.level = next.log.level;
       const changed = Object.keys({ ...current, ...next }).filter((key) => JSON.stringify(current[key as keyof Config]) !== JSON.stringify(next[key as keyof Config]));
       const outcome = { applied: changed.filter((k) => RELOADABLE_KEYS.has(k)), needsRestart: changed.filter((k) => !RELOADABLE_KEYS.has(k)) };
@@ -188,7 +222,8 @@ export async function startBridge(options: LiveBridgeOptions): Promise<LiveBridg
       current = { ...current, ...Object.fromEntries(outcome.applied.map((k) => [k, next[k as keyof Config]])) } as Config;
       return outcome;
     };
-    return { bound: listeners.bound, metricsUrl: metrics?.url, close: closeAll, reload };
+    const counts = () => (delivery ? { ...delivery.counts(), backlog: delivery.backlog() } : undefined);
+    return { bound: listeners.bound, metricsUrl: metrics?.url, close: closeAll, reload, counts };
   } catch (error) {
     await closeAll();
     throw error;
@@ -209,6 +244,8 @@ export interface ReplayRunOptions extends BridgeDeps {
 export interface DeliveredReplaySummary extends ReplaySummary {
   /** Events JIMS refused (4xx): they are in the dead-letter store, not delivered. */
   refused: number;
+  /** What the delivery did: delivered (also backlog an earlier run left), dead-lettered, skipped (push: false), and what is left in the outbox. */
+  delivery: DeliveryCounts & { backlog: number };
 }
 
 /**
@@ -227,7 +264,9 @@ export async function runReplay(options: ReplayRunOptions): Promise<DeliveredRep
   const sessionState = openState(undefined, 'replay sessions');
   let delivery: Delivery | undefined;
   try {
-    delivery = await startDelivery(state.db, config.jims, { log, registry });
+    const push = pushPolicy(config);
+    logPushPolicy(log, push);
+    delivery = await startDelivery(state.db, config.jims, { log, registry, push: () => push, startedBy: 'replay' });
     const summary = await replayThroughSessions(sessionState.db, pipeline, outboxOutput(state.db, delivery), options, markReplayed);
     const waiting = setInterval(() => options.onWaiting?.(delivery!.backlog()), 1000);
     try {
@@ -235,7 +274,7 @@ export async function runReplay(options: ReplayRunOptions): Promise<DeliveredRep
     } finally {
       clearInterval(waiting);
     }
-    return { ...summary, refused: delivery.deadLettered() };
+    return { ...summary, refused: delivery.deadLettered(), delivery: { ...delivery.counts(), backlog: delivery.backlog() } };
   } finally {
     await delivery?.close();
     sessionState.close();
@@ -253,16 +292,30 @@ export interface DryRunReplayOptions extends BridgeDeps {
   onProgress?: (p: ReplayProgress) => void;
 }
 
+export interface DryRunReplaySummary extends ReplaySummary {
+  /** Events not printed because their gateway, VPN or device has `push: false` (they are not in `events`). */
+  pushDisabled: number;
+}
+
 /**
  * Replays captures through the session table on the capture's clock and writes the events to
  * `out`, delivering nothing.
  * @throws BridgeError for invalid patterns, an unreadable capture, a state file in use or unreadable.
  */
-export async function runDryRunReplay(options: DryRunReplayOptions): Promise<ReplaySummary> {
+export async function runDryRunReplay(options: DryRunReplayOptions): Promise<DryRunReplaySummary> {
   const pipeline = makePipeline(options);
   const state = openState(options.state, 'replay --dry-run');
+  // As the bridge would: events of push: false gateways, VPNs and devices are not printed, only counted.
+  const push = pushPolicy(options.config);
+  let pushDisabled = 0;
+  const hold = push === undefined ? undefined : (events: readonly PtimEvent[]): readonly PtimEvent[] => {
+    const split = splitByPolicy(push, events);
+    pushDisabled += split.skipped.length;
+    return split.send;
+  };
   try {
-    return await replayThroughSessions(state.db, pipeline, options.out, options);
+    const summary = await replayThroughSessions(state.db, pipeline, options.out, options, undefined, hold);
+    return { ...summary, pushDisabled };
   } finally {
     state.close();
   }
@@ -275,6 +328,7 @@ async function replayThroughSessions(
   out: EventOutput,
   options: BridgeDeps & { files: readonly string[]; now?: number; onProgress?: (p: ReplayProgress) => void },
   mark?: (event: PtimEvent) => PtimEvent,
+  hold?: (events: readonly PtimEvent[]) => readonly PtimEvent[],
 ): Promise<ReplaySummary> {
   const { config, registry } = options;
   // In a replay the events carry the rekey flags; a warning per session would bury the summary.
@@ -289,7 +343,9 @@ async function replayThroughSessions(
       now: options.now,
       maxLineBytes: config.limits.maxMessageBytes,
       onProgress: options.onProgress,
-      toEvents: mark ? (candidate, receivedAt) => sessions.apply(candidate, receivedAt).map(mark) : (candidate, receivedAt) => sessions.apply(candidate, receivedAt),
+      toEvents: hold
+        ? (candidate, receivedAt) => hold(sessions.apply(candidate, receivedAt))
+        : mark ? (candidate, receivedAt) => sessions.apply(candidate, receivedAt).map(mark) : (candidate, receivedAt) => sessions.apply(candidate, receivedAt),
       afterChunk: () => {
         sessions.commit();
         sessions.begin();
@@ -307,7 +363,8 @@ async function replayThroughSessions(
 function makePipeline(deps: BridgeDeps, devices?: DeviceBinding): LinePipeline {
   const { config } = deps;
   const patterns = loadPatterns({ shipped: config.patterns.shipped, dirs: [...config.patterns.dirs, ...(deps.patternDirs ?? [])] });
-  return new LinePipeline({ patterns, vpns: config.vpns, registry: deps.registry, log: deps.log, ...(devices === undefined ? {} : { devices }) });
+  const zones = createZoneResolver(config.timezone, config.devices);
+  return new LinePipeline({ patterns, vpns: config.vpns, zones, registry: deps.registry, log: deps.log, ...(devices === undefined ? {} : { devices }) });
 }
 
 interface OpenState {
@@ -343,17 +400,31 @@ function markReplayed(event: PtimEvent): PtimEvent {
 /** Replay output into the outbox: one transaction per read chunk, then the forwarder is woken. */
 function outboxOutput(db: StateDb, delivery: Delivery): EventOutput {
   let pending: PtimEvent[] = [];
-  const commit = db.transaction((events: PtimEvent[]) => delivery.queue(events, Date.now()));
+  const commit = db.transaction((events: PtimEvent[]) => {
+    delivery.queue(events, Date.now());
+    delivery.beforeCommit();
+  });
   return {
     write(event) {
       pending.push(event);
     },
     async flush() {
       if (pending.length === 0) return;
-      commit(pending);
+      try {
+        commit(pending);
+      } catch (error) {
+        delivery.discard();
+        throw error;
+      }
       pending = [];
       delivery.committed();
     },
     closed: false,
   };
+}
+
+/** Says at start (and at a reload that changes them) which gateways, VPNs and devices send nothing. */
+function logPushPolicy(log: Logger, push: PushPolicy | undefined): void {
+  if (push === undefined) return;
+  log.info({ pushDisabled: push.describe }, 'push to JIMS is off for some gateways, VPNs or devices (push: false): their sessions are kept, their events are counted as skipped (push-disabled)');
 }

@@ -3,6 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
 import { z } from 'zod';
 import { ConfigError, describeValue } from './errors.js';
+import { canonicalTimeZone } from './ingest/time-zone.js';
 import { hasUrlCredentials, redactUrl } from './redact.js';
 
 /**
@@ -38,11 +39,28 @@ const noUrlCredentials = { params: { urlCredentials: true } } as const;
 const jimsUrl = z.url({ protocol: /^https?$/ }).refine((url) => !hasUrlCredentials(url), noUrlCredentials);
 const jimsPath = z.string().startsWith('/').refine((path) => !hasUrlCredentials(`https://jims.invalid${path}`), noUrlCredentials);
 
+/** An IANA zone name (`Europe/Paris`, `UTC`; aliases Intl knows, such as `US/Eastern`, too). */
+const timeZone = z
+  .string()
+  .refine((name) => canonicalTimeZone(name) !== undefined)
+  .meta({ expected: 'an IANA time zone name like Europe/Paris, America/New_York or UTC' });
+
 const vpnSettings = z.strictObject({
   /** `user-domain` alias for users of this VPN whose name carries no domain. */
   domain: z.string().min(1).optional(),
   /** Expected rekey interval (IPsec SA lifetime) in seconds; 0 turns the rekey watch off. */
   rekeyIntervalSeconds: seconds(7 * 86400).optional(),
+  /** false: keep this VPN's sessions (rekey watch and all) but send JIMS nothing for them (counted as skipped, `push-disabled`). Default true. */
+  push: z.boolean().optional(),
+});
+
+/**
+ * Per IKE gateway (the `gateway name` in the log line), like Junos' `[edit security ike gateway NAME
+ * aaa] no-push-to-identity-management`; `ptim-bridge junos import` writes these.
+ */
+const gatewaySettings = z.strictObject({
+  /** false: keep this gateway's sessions but send JIMS nothing for them (counted as skipped, `push-disabled`). Default true. */
+  push: z.boolean().optional(),
 });
 
 const deviceSettings = z.strictObject({
@@ -50,6 +68,10 @@ const deviceSettings = z.strictObject({
   senders: z.array(cidr).default([]),
   /** TLS client certificate names (CN or DNS SAN) that speak for this firewall. */
   certNames: z.array(z.string().min(1)).default([]),
+  /** Zone of this firewall's zone-less syslog times (RFC 3164); default: the top-level `timezone`. */
+  timezone: timeZone.optional(),
+  /** false: keep this firewall's sessions but send JIMS nothing for them (counted as skipped, `push-disabled`). Default true. */
+  push: z.boolean().optional(),
 });
 
 export const configSchema = z.strictObject({
@@ -64,6 +86,9 @@ export const configSchema = z.strictObject({
   /** Per-VPN settings, keyed by the `vpn name` in the log line. */
   vpns: z.record(z.string().min(1), vpnSettings).default({}),
 
+  /** Per-IKE-gateway settings, keyed by the `gateway name` in the log line (push opt-out). */
+  gateways: z.record(z.string().min(1), gatewaySettings).default({}),
+
   listen: z.array(listenUrl).default([]),
 
   senders: z
@@ -75,6 +100,9 @@ export const configSchema = z.strictObject({
       allowUnboundDevices: z.boolean().default(false),
     })
     .prefault({}),
+
+  /** Zone in which zone-less syslog times (RFC 3164, log files) are read, live and in replay; per device: `devices.<name>.timezone`. */
+  timezone: timeZone.default('UTC'),
 
   /** Firewalls by syslog host name, and the senders (addresses, certificate names) that may speak for each. */
   devices: z.record(z.string().min(1), deviceSettings).default({}),
@@ -144,6 +172,12 @@ export const configSchema = z.strictObject({
   metrics: z
     .strictObject({
       listen: z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:/\s]+):\d{1,5}$/).meta({ expected: 'HOST:PORT' }).optional(),
+      /** Serve GET /tap (the live event stream: it shows user names and IPs) here; default: only when `listen` is a loopback address. */
+      tap: z.boolean().optional(),
+      /** GET /readyz answers 503 when JIMS has failed to take pushes for longer than this. */
+      readyJimsFailingSeconds: seconds(86400).default(60),
+      /** ... or when the oldest event waiting in the outbox is older than this. */
+      readyBacklogAgeSeconds: seconds(7 * 86400).default(300),
     })
     .prefault({}),
 
@@ -158,6 +192,7 @@ export type Config = z.output<typeof configSchema>;
 export type ConfigInput = z.input<typeof configSchema>;
 export type VpnSettings = z.output<typeof vpnSettings>;
 export type DeviceSettings = z.output<typeof deviceSettings>;
+export type GatewaySettings = z.output<typeof gatewaySettings>;
 
 export const DEFAULT_LISTEN_PORT = 5514;
 export { port as portSchema };
@@ -195,7 +230,16 @@ export function validateConfig(input: unknown, source?: { file: string; doc: Doc
  * @throws ConfigError on a missing or unreadable file, bad YAML or invalid keys.
  */
 export function loadConfig(file?: string): Config {
-  if (file === undefined) return validateConfig({});
+  return loadConfigWithLines(file).config;
+}
+
+/**
+ * `loadConfig`, plus where each key stands in the file: `lineOf('listen.0')` is the line of the
+ * first listener (undefined without a file, or for a key the file does not set).
+ * @throws ConfigError as `loadConfig`.
+ */
+export function loadConfigWithLines(file?: string): { config: Config; lineOf(key: string): number | undefined } {
+  if (file === undefined) return { config: validateConfig({}), lineOf: () => undefined };
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -209,7 +253,8 @@ export function loadConfig(file?: string): Config {
     const line = yamlError.linePos?.[0]?.line;
     throw new ConfigError(`${file}${line ? `:${line}` : ''}: not valid YAML: ${yamlError.message.split('\n')[0]}`, { file, line });
   }
-  return validateConfig(doc.toJS(), { file: resolve(file), doc, lines });
+  const source = { file: resolve(file), doc, lines };
+  return { config: validateConfig(doc.toJS(), source), lineOf: (key) => lineOf(source, key.split('.').map((k) => (/^\d+$/.test(k) ? Number(k) : k))) };
 }
 
 /**

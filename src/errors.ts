@@ -19,6 +19,9 @@ export type ErrorCode =
   | 'ERR_JIMS_UNAVAILABLE'
   | 'ERR_JIMS_TLS'
   | 'ERR_SECRET_UNAVAILABLE'
+  | 'ERR_NOT_READY'
+  | 'ERR_NOT_RUNNING'
+  | 'ERR_JUNOS_CONFIG'
   | 'ERR_USAGE';
 
 export interface BridgeErrorOptions {

@@ -29,6 +29,9 @@ export const MAX_TICK_MESSAGES = 512;
  */
 export const MAX_HELD_UDP_MESSAGES = 50_000;
 
+/** Devices whose last line readiness reports, at most. */
+const MAX_DEVICES_TRACKED = 4096;
+
 /** Retries of a failing state file: after 1 s, doubling up to 10 s. */
 const RETRY_FIRST_MS = 1000;
 const RETRY_MAX_MS = 10_000;
@@ -60,6 +63,8 @@ export class Intake {
   readonly #trouble: StateTrouble | undefined;
   #pending: ReceivedMessage[] = [];
   #scheduled = false;
+  /** The last VPN line per device (receipt time), for readiness; bounded (hosts are sender-chosen). */
+  readonly #lastLineAt = new Map<string, number>();
   /** Set while the state file fails: the messages waiting for it, in arrival order. */
   #held: { messages: ReceivedMessage[]; udp: number; since: number; retryMs: number; timer: NodeJS.Timeout | undefined } | undefined;
 
@@ -89,6 +94,11 @@ export class Intake {
    */
   usePipeline(pipeline: LinePipeline): void {
     this.#pipeline = pipeline;
+  }
+
+  /** The last VPN line (a candidate) per device, receipt time. */
+  get lastLineAt(): ReadonlyMap<string, number> {
+    return this.#lastLineAt;
   }
 
   /** True while the state file fails and messages wait in memory for it. */
@@ -230,6 +240,9 @@ export class Intake {
     switch (outcome.kind) {
       case 'candidate': {
         this.#outcomes.candidate();
+        const device = outcome.candidate.device;
+        if (!this.#lastLineAt.has(device) && this.#lastLineAt.size >= MAX_DEVICES_TRACKED) this.#lastLineAt.delete(this.#lastLineAt.keys().next().value!);
+        this.#lastLineAt.set(device, msg.receivedAt);
         const events = this.#sessions.apply(outcome.candidate, msg.receivedAt);
         if (events.length > 0) this.#sink.queue(events, msg.receivedAt);
         break;

@@ -18,6 +18,18 @@ export interface ReceivedMessage {
   transport: Transport;
   /** TLS with a verified client certificate: the names it vouches for (CN, DNS SANs; lower case). */
   peerNames?: readonly string[];
+  /** Replay of an export (JSON lines, CSV): what the export recorded beside the text. */
+  recorded?: RecordedFields;
+}
+
+/** Fields an export keeps beside a line's text (src/ingest/recorded.ts applies them to the envelope). */
+export interface RecordedFields {
+  /** The instant the export gives (ms since the epoch): it wins over the header's time, which may lack year and zone. */
+  time?: number;
+  /** Host, daemon and PID the export gives: used only where the text names none. */
+  host?: string;
+  app?: string;
+  pid?: string;
 }
 
 export type EnvelopeFormat = 'rfc5424' | 'rfc3164' | 'file' | 'bare';

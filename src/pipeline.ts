@@ -4,6 +4,8 @@ import { normalize, type SkipReason } from './events/normalize.js';
 import type { PtimCandidate } from './events/ptim-event.js';
 import type { DeviceBinding } from './ingest/device-binding.js';
 import { parseEnvelope } from './ingest/envelope.js';
+import { overlayRecorded } from './ingest/recorded.js';
+import type { ZoneResolver } from './ingest/time-zone.js';
 import { RateLimitedLog, type Logger } from './log.js';
 import { counter } from './ops/metrics.js';
 import type { RejectReason } from './patterns/field-integrity.js';
@@ -36,20 +38,23 @@ export class LinePipeline {
   readonly #patterns: LineMatcher;
   readonly #vpns: Config['vpns'];
   readonly #devices: DeviceBinding | undefined;
+  readonly #zones: ZoneResolver | undefined;
   readonly #literals: readonly Buffer[];
   readonly #errors: Counter<'reason'> | undefined;
   readonly #log: RateLimitedLog | undefined;
 
   /**
    * `devices` binds hosts to senders (live listeners); without it every line speaks for its host
-   * (replay: the operator vouches for the capture). `registry` and `log` are optional: with them, a line that makes a pattern or the normalizer
+   * (replay: the operator vouches for the capture). `zones` reads zone-less times in the zone of
+   * the line's host (config `timezone`, `devices.<name>.timezone`; without it, UTC). `registry` and `log` are optional: with them, a line that makes a pattern or the normalizer
    * throw (a bug, never expected) is counted in `ptim_bridge_pipeline_errors_total{reason}` and
    * logged at a limited rate; without them it is only treated as noise.
    */
-  constructor(options: { patterns: LineMatcher; vpns?: Config['vpns']; devices?: DeviceBinding; registry?: Registry; log?: Logger }) {
+  constructor(options: { patterns: LineMatcher; vpns?: Config['vpns']; devices?: DeviceBinding; zones?: ZoneResolver | undefined; registry?: Registry; log?: Logger }) {
     this.#patterns = options.patterns;
     this.#vpns = options.vpns ?? {};
     this.#devices = options.devices;
+    this.#zones = options.zones;
     this.#literals = options.patterns.literals.filter((l) => l !== '').map((l) => Buffer.from(l, 'utf8'));
     this.#errors = options.registry ? counter(options.registry, 'ptim_bridge_pipeline_errors_total', 'Lines the pipeline failed on (treated as noise), by reason', ['reason']) : undefined;
     this.#log = options.log ? new RateLimitedLog(options.log.child({ module: 'pipeline' })) : undefined;
@@ -73,7 +78,8 @@ export class LinePipeline {
   processPrefiltered(msg: ReceivedMessage): LineOutcome {
     try {
       // Invalid UTF-8 (kmd writes garbage into Local IKE-ID) decodes to U+FFFD; it never throws.
-      const envelope = parseEnvelope(msg.data.toString('utf8'), msg.receivedAt);
+      const envelope = parseEnvelope(msg.data.toString('utf8'), msg.receivedAt, this.#zones);
+      if (msg.recorded !== undefined) overlayRecorded(envelope, msg.recorded);
       const recognised = this.#patterns.recognise(envelope);
       switch (recognised.kind) {
         case 'none':

@@ -25,6 +25,10 @@ export function openStateDb(path: string): StateDb {
     db = new Database(path);
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
+    // Checkpoint at 1 MB of WAL, not SQLite's 4 MB: a checkpoint needs free space for the pages it
+    // moves into the file while the WAL still holds them, so on a nearly full disk a large WAL can
+    // no longer be checkpointed at all and every commit fails (test/bridge/disk-full.test.ts).
+    db.pragma('wal_autocheckpoint = 250');
     db.pragma('busy_timeout = 5000');
     db.pragma('foreign_keys = ON');
     // Fails fast on a file that is not a SQLite database.
@@ -63,4 +67,26 @@ function wayOut(path: string): string {
 function isCorruption(error: unknown): boolean {
   const code = (error as { code?: unknown }).code;
   return code === 'SQLITE_CORRUPT' || code === 'SQLITE_NOTADB' || (typeof code === 'string' && code.startsWith('SQLITE_CORRUPT'));
+}
+
+/**
+ * Opens a state file for reading only (`stats`, `sessions --detail`): never creates, changes or
+ * locks it, so it works while the bridge runs (WAL readers see the last commit and do not block
+ * the writer).
+ * @throws BridgeError ERR_STATE_UNREADABLE when the file is missing or is not a readable database.
+ */
+export function openStateDbReadOnly(path: string): StateDb {
+  if (!existsSync(path)) {
+    throw new BridgeError('ERR_STATE_UNREADABLE', `No state file at ${path}. Pass --state with the file the bridge or replay writes (sessions.state in the config).`, { file: path });
+  }
+  let db: StateDb | undefined;
+  try {
+    db = new Database(path, { readonly: true, fileMustExist: true });
+    db.pragma('busy_timeout = 5000');
+    db.prepare('SELECT count(*) FROM sqlite_master').get();
+    return db;
+  } catch (cause) {
+    db?.close();
+    throw new BridgeError('ERR_STATE_UNREADABLE', `Cannot read state file ${path}: ${(cause as Error).message}. Check the --state path and its permissions.`, { file: path, cause });
+  }
 }

@@ -47,3 +47,15 @@ function isAlive(pid: number): boolean {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
+
+/** Who holds a state file: the owner row, if a live process on this host wrote it. */
+export function stateOwner(db: StateDb): { pid: number; purpose: string; since: string } | undefined {
+  let owner: { pid: number; host: string; purpose: string; since: string } | undefined;
+  try {
+    owner = db.prepare('SELECT pid, host, purpose, since FROM state_owner WHERE id = 1').get() as typeof owner;
+  } catch {
+    return undefined; // No owner table: nobody ever ran on this file.
+  }
+  if (!owner || owner.host !== hostname() || !isAlive(owner.pid)) return undefined;
+  return { pid: owner.pid, purpose: owner.purpose, since: owner.since };
+}

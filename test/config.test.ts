@@ -86,7 +86,7 @@ test('cli: config check exits 2 with the key and line on a bad file', async (t) 
   t.regex(r.stderr, /bad\.yaml:2/);
   t.notRegex(r.stderr, /at .*\.ts:\d+/); // no stack trace
   const good = join(dir, 'good.yaml');
-  writeFileSync(good, 'jims:\n  batchSize: 100\n');
+  writeFileSync(good, 'listen: [udp://127.0.0.1:5514]\nsenders:\n  allow: [192.0.2.0/24]\njims:\n  batchSize: 100\n');
   const ok = await runCli(['config', 'check', '--config', good]);
   t.is(ok.code, 0, ok.stderr);
   t.regex(ok.stdout, /"batchSize": 100/);

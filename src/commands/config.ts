@@ -1,20 +1,26 @@
 import type { Command } from 'commander';
-import { configJsonSchema, loadConfig } from '../config.js';
 
 export function registerConfigCommand(program: Command): void {
   const config = program.command('config').description('Check a config file, or print its JSON Schema.');
 
   config
     .command('check')
-    .description('Validate a config file and print the effective settings (defaults filled in, secrets as references).')
+    .description('Check a config file as `run --config FILE` would (schema, listen URLs and ports, allow-list and CIDRs, readable files, resolvable secrets, valid patterns), list every problem with file:line (exit 2), else print the effective settings (defaults filled in, secrets as references).')
     .requiredOption('-c, --config <file>', 'YAML config file')
     .option('--quiet', 'print nothing when the file is valid')
     .addHelpText('after', `
+It checks the file as \`run --config FILE\` reads it without other flags; the client secret may
+come from the PTIM_JIMS_CLIENT_SECRET environment variable, as for run.
+
 Examples:
   $ ptim-bridge config check --config ptim-bridge.yaml
   $ ptim-bridge config check --config ptim-bridge.yaml --quiet && systemctl restart ptim-bridge`)
-    .action((opts: { config: string; quiet?: boolean }) => {
-      const loaded = loadConfig(opts.config);
+    .action(async (opts: { config: string; quiet?: boolean }) => {
+      const [{ loadConfigWithLines }, { preflight, preflightError }] = await Promise.all([import('../config.js'), import('../preflight.js')]);
+      const { config: loaded, lineOf } = loadConfigWithLines(opts.config);
+      // The JIMS settings are checked when the file names a JIMS URL (a dry-run config needs none).
+      const problems = await preflight(loaded, { delivering: 'if-set' });
+      if (problems.length > 0) throw preflightError(problems, opts.config, lineOf);
       if (!opts.quiet) {
         process.stdout.write(`${opts.config}: valid\n${JSON.stringify(loaded, null, 2)}\n`);
       }
@@ -26,7 +32,8 @@ Examples:
     .addHelpText('after', `
 Example:
   $ ptim-bridge config schema > ptim-bridge.schema.json`)
-    .action(() => {
+    .action(async () => {
+      const { configJsonSchema } = await import('../config.js');
       process.stdout.write(`${JSON.stringify(configJsonSchema(), null, 2)}\n`);
     });
 }

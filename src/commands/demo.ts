@@ -4,15 +4,11 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import { parse as parseYaml } from 'yaml';
-import { runReplay } from '../bridge.js';
-import { validateConfig, type Config } from '../config.js';
+import type { Config } from '../config.js';
 import { BridgeError } from '../errors.js';
 import type { IdentityRow } from '../jims-sim/identity-table.js';
 import { SIM_SESSIONS_PATH } from '../jims-sim/paths.js';
 import type { JimsSim } from '../jims-sim/server.js';
-import { createLogger } from '../log.js';
-import { createRegistry } from '../ops/metrics.js';
 import { untilSignal } from './until-signal.js';
 
 /** Bundled demo files: fixtures/demo/ at the package root (same depth from src/ and dist/). */
@@ -83,6 +79,10 @@ export interface DemoOptions {
  *   ERR_CONFIG_INVALID (bad --config), ERR_JIMS_UNAVAILABLE (delivery did not finish in time).
  */
 export async function runDemo(options: DemoOptions): Promise<{ rows: IdentityRow[] }> {
+  // Loaded here, not at start-up: `--help` and the other commands must not pay for them (src/cli.ts).
+  const [{ runReplay }, { createLogger }, { createRegistry }, { startJimsSim }] = await Promise.all([
+    import('../bridge.js'), import('../log.js'), import('../ops/metrics.js'), import('../jims-sim/server.js'),
+  ]);
   const dir = mkdtempSync(join(tmpdir(), 'ptim-demo-'));
   const log = createLogger({ destination: 'stderr', level: 'warn' });
   const registry = createRegistry();
@@ -91,12 +91,12 @@ export async function runDemo(options: DemoOptions): Promise<{ rows: IdentityRow
     const secret = randomBytes(24).toString('base64url');
     const secretFile = join(dir, 'jims-secret');
     writeFileSync(secretFile, secret, { mode: 0o600 });
-    sim = await (await import('../jims-sim/server.js')).startJimsSim({ host: '127.0.0.1', port: 0, clientId: DEMO_CLIENT_ID, clientSecret: secret });
+    sim = await startJimsSim({ host: '127.0.0.1', port: 0, clientId: DEMO_CLIENT_ID, clientSecret: secret });
     const caFile = join(dir, 'jims-ca.pem');
     writeFileSync(caFile, sim.ca);
     options.say(`JIMS simulator on ${sim.url} (certificate SHA-256 ${sim.fingerprint})`);
 
-    const config = demoConfig(options.configFile, { url: sim.url, clientId: DEMO_CLIENT_ID, clientSecret: `file:${secretFile}`, ca: caFile }, join(dir, 'state.db'));
+    const config = await demoConfig(options.configFile, { url: sim.url, clientId: DEMO_CLIENT_ID, clientSecret: `file:${secretFile}`, ca: caFile }, join(dir, 'state.db'));
     const capture = options.capture ?? DEMO_CAPTURE;
     options.say(`replaying ${shortPath(capture)} through the bridge (patterns -> sessions -> outbox -> JIMS)`);
     await withTimeout(runReplay({ config, files: [capture], log, registry, now: options.capture ? undefined : DEMO_NOW }), options.timeoutMs);
@@ -116,7 +116,8 @@ export async function runDemo(options: DemoOptions): Promise<{ rows: IdentityRow
 }
 
 /** The bundled (or given) config with the simulator as JIMS and a temporary state file. */
-function demoConfig(file: string | undefined, jims: { url: string; clientId: string; clientSecret: string; ca: string }, state: string): Config {
+async function demoConfig(file: string | undefined, jims: { url: string; clientId: string; clientSecret: string; ca: string }, state: string): Promise<Config> {
+  const [{ parse: parseYaml }, { validateConfig }] = await Promise.all([import('yaml'), import('../config.js')]);
   const path = file ?? DEMO_CONFIG;
   let raw: Record<string, unknown>;
   try {

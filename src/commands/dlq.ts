@@ -1,10 +1,8 @@
 import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
-import { loadConfig } from '../config.js';
-import { DeadLetters, type DeadLetter } from '../delivery/dead-letters.js';
+import type { DeadLetter, DeadLetters } from '../delivery/dead-letters.js';
 import { BridgeError } from '../errors.js';
-import { openStateDb, type StateDb } from '../state-db.js';
 
 interface StateOptions {
   state?: string;
@@ -33,9 +31,9 @@ Examples:
 Examples:
   $ ptim-bridge dlq list --state state.db
   $ ptim-bridge dlq list --state state.db --json | jq '.[] | select(.status == 400) | .id'`)
-    .action((opts: StateOptions & { json?: boolean }) => {
-      withDb(opts, (db, file) => {
-        const letters = new DeadLetters(db).list(opts.json ? {} : { bodyChars: 4 * EXCERPT });
+    .action(async (opts: StateOptions & { json?: boolean }) => {
+      await withLetters(opts, (store, file) => {
+        const letters = store.list(opts.json ? {} : { bodyChars: 4 * EXCERPT });
         if (opts.json) {
           const out = letters.map((d) => ({ id: d.id, batchId: d.batchId, time: new Date(d.time).toISOString(), status: d.status, events: d.eventCount, body: d.body }));
           process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
@@ -54,9 +52,9 @@ Fix the cause first (see the body in \`dlq list\`), or JIMS refuses the batch ag
 Examples:
   $ ptim-bridge dlq retry 3 --state state.db
   $ ptim-bridge dlq retry --state state.db        # all of them`)
-    .action((ids: string[], opts: StateOptions) => {
-      withDb(opts, (db, file) => {
-        const moved = new DeadLetters(db).retry(parseIds(ids));
+    .action(async (ids: string[], opts: StateOptions) => {
+      await withLetters(opts, (store, file) => {
+        const moved = store.retry(parseIds(ids));
         process.stdout.write(moved.letters === 0
           ? `No dead letters in ${file}; nothing to retry.\n`
           : `Moved ${moved.letters} dead letter(s), ${moved.events} event(s), back to the outbox in ${file}. A running bridge sends them within a second; otherwise they go at its next start.\n`);
@@ -72,8 +70,7 @@ Examples:
   $ ptim-bridge dlq purge 3 --state state.db
   $ ptim-bridge dlq purge --yes --state state.db  # all of them, no question`)
     .action(async (ids: string[], opts: StateOptions & { yes?: boolean }) => {
-      await withDbAsync(opts, async (db, file) => {
-        const letters = new DeadLetters(db);
+      await withLetters(opts, async (letters, file) => {
         const chosen = parseIds(ids);
         const preview = letters.preview(chosen);
         if (preview.letters === 0) {
@@ -106,29 +103,25 @@ function withState(command: Command): Command {
 }
 
 /** --state, else the config's sessions.state, else the default; never creates a file. */
-function stateFile(opts: StateOptions): string {
-  const file = opts.state ?? (opts.config === undefined ? undefined : loadConfig(opts.config).sessions.state) ?? 'ptim-bridge.db';
+async function stateFile(opts: StateOptions): Promise<string> {
+  const configured = opts.state !== undefined || opts.config === undefined ? undefined : (await import('../config.js')).loadConfig(opts.config).sessions.state;
+  const file = opts.state ?? configured ?? 'ptim-bridge.db';
   if (!existsSync(file)) {
     throw new BridgeError('ERR_STATE_UNREADABLE', `No state file at ${file}. Pass --state with the bridge's state file (or --config with its config).`, { file });
   }
   return file;
 }
 
-function withDb(opts: StateOptions, body: (db: StateDb, file: string) => void): void {
-  const file = stateFile(opts);
+/**
+ * Runs `body` on the dead letters of the state file, closed afterwards. SQLite and the config
+ * schema load here, when a subcommand runs, not at start-up (src/cli.ts).
+ */
+async function withLetters(opts: StateOptions, body: (letters: DeadLetters, file: string) => void | Promise<void>): Promise<void> {
+  const [{ DeadLetters }, { openStateDb }] = await Promise.all([import('../delivery/dead-letters.js'), import('../state-db.js')]);
+  const file = await stateFile(opts);
   const db = openStateDb(file);
   try {
-    body(db, file);
-  } finally {
-    db.close();
-  }
-}
-
-async function withDbAsync(opts: StateOptions, body: (db: StateDb, file: string) => Promise<void>): Promise<void> {
-  const file = stateFile(opts);
-  const db = openStateDb(file);
-  try {
-    await body(db, file);
+    await body(new DeadLetters(db), file);
   } finally {
     db.close();
   }

@@ -1,11 +1,10 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { BridgeError } from '../errors.js';
-import { createLogger } from '../log.js';
 import type { BehaviourChange } from '../jims-sim/behaviour.js';
 import { SIM_SESSIONS_PATH } from '../jims-sim/paths.js';
 import type { JimsSim } from '../jims-sim/server.js';
-import { SECRET_ENV } from './delivery-flags.js';
+import { SECRET_ENV } from './delivery-options.js';
 import { untilSignal } from './until-signal.js';
 
 interface JimsSimFlags {
@@ -78,8 +77,10 @@ Examples:
       if (flags.echoAuthorization) behaviour.echoAuthorization = true;
       const tokenLifetimeSeconds = optionalNumber(flags.tokenLifetime, '--token-lifetime', 1, 86_400 * 365, true) ?? 3600;
 
+      // Loaded here, not at start-up: `--help` and the other commands must not pay for them (src/cli.ts).
+      const [{ createLogger }, { startJimsSim }] = await Promise.all([import('../log.js'), import('../jims-sim/server.js')]);
       const log = createLogger({ destination: 'stderr', level: 'warn' });
-      const sim = await (await import('../jims-sim/server.js')).startJimsSim({ ...listen, tls, clientId: flags.clientId, clientSecret: secret, tokenLifetimeSeconds, behaviour, log });
+      const sim = await startJimsSim({ ...listen, tls, clientId: flags.clientId, clientSecret: secret, tokenLifetimeSeconds, behaviour, log });
       if (flags.writeCa) writeFileSync(flags.writeCa, sim.ca);
       process.stdout.write(readyText(sim, flags.writeCa, tls !== undefined));
       await untilSignal();

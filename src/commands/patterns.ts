@@ -1,11 +1,9 @@
 import type { Command } from 'commander';
-import { loadConfig } from '../config.js';
+import type { Config } from '../config.js';
 import { createInterface } from 'node:readline';
 import { BridgeError } from '../errors.js';
+import { normalize } from '../events/normalize.js';
 import { parseEnvelope } from '../ingest/envelope.js';
-import { captureCoverage, formatCoverage } from '../patterns/coverage.js';
-import { formatExampleFailures, runExamples } from '../patterns/examples.js';
-import { loadPatterns } from '../patterns/load.js';
 import { alarmMessage } from '../patterns/alarm-message.js';
 import { REJECT_WHY } from '../patterns/field-integrity.js';
 import type { PatternSet } from '../patterns/pattern-set.js';
@@ -52,7 +50,8 @@ Examples:
   $ ptim-bridge patterns test --patterns ./my-patterns /var/log/messages capture-2026-03.log.gz
   $ zcat old.gz | ptim-bridge patterns test --near-misses 50 -`)
     .action(async (captures: string[], opts: PatternOptions & { nearMisses: number }) => {
-      const { set, config } = load(opts);
+      const { set, config } = await load(opts);
+      const { formatExampleFailures, runExamples } = await import('../patterns/examples.js');
       const results = runExamples(set);
       const failed = results.filter((r) => r.mismatches.length > 0);
       const skipped = results.filter((r) => r.skipped).length;
@@ -62,6 +61,7 @@ Examples:
       process.stdout.write(`patterns: ${set.rules.length} rules from ${set.files.length} files; ${run - failed.length} of ${run} examples pass${skipped > 0 ? ` (${skipped} skipped: their rule is disabled)` : ''}\n`);
       if (captures.length > 0) {
         if (captures.filter((f) => f === '-').length > 1) throw new BridgeError('ERR_USAGE', 'Standard input (-) can be given only once.');
+        const { captureCoverage, formatCoverage } = await import('../patterns/coverage.js');
         const summary = await captureCoverage({ set, files: captures, vpns: config.vpns, nearMissExamples: opts.nearMisses, maxLineBytes: config.limits.maxMessageBytes });
         process.stdout.write(formatCoverage(set, summary));
       }
@@ -74,7 +74,10 @@ Examples:
     .description('Show what the patterns make of log lines: the rule and fields, or where each candidate rule stopped matching.')
     .argument('[lines...]', 'log lines (any syslog form); none: one per line from standard input')
     .addHelpText('after', `
-Prints one JSON object per line: {text, ruleId, state, fields} for a match; for no match,
+Prints one JSON object per line: {text, ruleId, state, fields, identity} for a match, where
+identity is what the bridge would map (user, domain, ip, device, vpn, and the event: connect for an
+UP, or a rekey when that session is live; disconnect for a DOWN), or {skipped: reason} when the
+match holds no identity (a site-to-site tunnel, a group IKE id); for no match,
 {text, ruleId: null, nearMiss, misses: [{ruleId, stopsAt: file:line, regex, column, textThere}]} for
 every rule whose prefilter occurs in the text. The text is what the bridge matches on (the envelope's
 message, with the tag in front).
@@ -83,9 +86,9 @@ Examples:
   $ ptim-bridge patterns match 'IKE_VPN_UP_ALARM_USER: VPN ra-vpn from 198.51.100.23 is up. Local-ip: ...'
   $ grep VPN_UP_ALARM /var/log/messages | head -5 | ptim-bridge patterns match --patterns ./my-patterns`)
     .action(async (lines: string[], opts: PatternOptions) => {
-      const { set } = load(opts);
+      const { set, config } = await load(opts);
       const print = (line: string): void => {
-        process.stdout.write(`${JSON.stringify(describeLine(set, line))}\n`);
+        process.stdout.write(`${JSON.stringify(describeLine(set, line, config.vpns))}\n`);
       };
       if (lines.length > 0) {
         lines.forEach(print);
@@ -113,7 +116,7 @@ Examples:
   $ ptim-bridge patterns lint
   $ ptim-bridge patterns lint --patterns ./my-patterns --timeout 30000`)
     .action(async (opts: PatternOptions & { timeout: number }) => {
-      const { set, config } = load(opts);
+      const { set, config } = await load(opts);
       // Loaded here, not at start: the ReDoS checker is large, and every other command would pay for it.
       const { formatLintFindings, lintPatterns } = await import('../patterns/lint.js');
       const { findings, notes } = await lintPatterns(set, { timeoutMs: opts.timeout, maxAttackLength: config.limits.maxMessageBytes });
@@ -134,14 +137,37 @@ function formatRules(set: PatternSet): string {
   return `rules (first match wins):\n${lines.join('\n')}\n`;
 }
 
-/** What `patterns match` prints for one line: the match, why it is refused, or why there is none. */
-function describeLine(set: PatternSet, line: string): Record<string, unknown> {
-  const envelope = parseEnvelope(line, Date.now());
+/**
+ * What `patterns match` prints for one line: the match and the identity it maps (as the pipeline
+ * normalizes it, with the config's VPN domains), why it is refused, or why there is none.
+ */
+function describeLine(set: PatternSet, line: string, vpns: Config['vpns']): Record<string, unknown> {
+  const now = Date.now();
+  const envelope = parseEnvelope(line, now);
   const message = alarmMessage(envelope);
   const text = message?.body ?? envelope.msg;
   const tag = message?.tag ?? null;
   const r = set.recognise(envelope);
-  if (r.kind === 'match') return { tag, text, ruleId: r.match.ruleId, state: r.match.state, fields: r.match.fields };
+  if (r.kind === 'match') {
+    const normalized = normalize(r.match, envelope, { data: Buffer.from(line), sender: 'patterns match', receivedAt: now, transport: 'udp' }, vpns);
+    let identity: Record<string, unknown>;
+    if (normalized.kind === 'skipped') {
+      identity = { skipped: normalized.reason };
+    } else {
+      const c = normalized.candidate;
+      identity = {
+        event: c.line === 'up' ? 'connect (rekey when the session is live)' : 'disconnect',
+        user: c.user,
+        domain: c.domain,
+        ip: c.ip,
+        ...(c.ipv6 === undefined ? {} : { ipv6: c.ipv6 }),
+        device: c.device,
+        ...(c.vpn === undefined ? {} : { vpn: c.vpn }),
+        ...(c.flags.length === 0 ? {} : { flags: c.flags }),
+      };
+    }
+    return { tag, text, ruleId: r.match.ruleId, state: r.match.state, fields: r.match.fields, identity };
+  }
   if (r.kind === 'rejected') return { tag, text, ruleId: r.ruleId, rejected: r.reason, why: REJECT_WHY[r.reason] };
   const tried = set.rules.filter((rule) => message !== undefined && rule.tags.includes(message.tag) && text.includes(rule.prefilter));
   const misses = tried.map((rule) => {
@@ -159,7 +185,9 @@ function withPatternOptions(command: Command): Command {
     .option('--no-shipped', 'leave out the shipped patterns (as patterns.shipped: false)');
 }
 
-function load(opts: PatternOptions): { set: PatternSet; config: ReturnType<typeof loadConfig> } {
+/** The config and the pattern set; their modules (YAML, the schema, XRegExp) load here, not at start-up (src/cli.ts). */
+async function load(opts: PatternOptions): Promise<{ set: PatternSet; config: Config }> {
+  const [{ loadConfig }, { loadPatterns }] = await Promise.all([import('../config.js'), import('../patterns/load.js')]);
   const config = loadConfig(opts.config);
   const set = loadPatterns({ shipped: opts.shipped && config.patterns.shipped, dirs: [...config.patterns.dirs, ...opts.patterns] });
   return { set, config };

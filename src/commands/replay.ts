@@ -1,14 +1,11 @@
 import type { Command } from 'commander';
-import { runDryRunReplay, runReplay } from '../bridge.js';
-import { loadConfig } from '../config.js';
-import { createLogger } from '../log.js';
-import { createRegistry } from '../ops/metrics.js';
-import { addDeliveryOptions, applyDeliveryFlags, type DeliveryFlags } from './delivery-flags.js';
+import { addDeliveryOptions, type DeliveryFlags } from './delivery-options.js';
 import { repeatable } from './repeatable.js';
 import { BridgeError } from '../errors.js';
 import type { ReplayProgress } from '../replay/replay-captures.js';
 import { NdjsonWriter } from '../replay/ndjson-writer.js';
 import { formatProgress, formatSummary } from '../replay/report.js';
+import { deliveryLine } from './delivery-line.js';
 
 interface ReplayOptions extends DeliveryFlags {
   dryRun?: boolean;
@@ -58,6 +55,10 @@ Examples:
   $ PTIM_JIMS_CLIENT_SECRET=... ptim-bridge replay --jims-url https://jims.example --jims-client-id bridge \\
       --jims-ca jims-ca.pem --state backfill.db /var/log/messages.0.gz`)
     .action(async (files: string[], opts: ReplayOptions) => {
+      // Loaded here, not at start-up: `--help` and the other commands must not pay for them (src/cli.ts).
+      const [{ runDryRunReplay, runReplay }, { loadConfig }, { createLogger }, { createRegistry }, { applyDeliveryFlags }] = await Promise.all([
+        import('../bridge.js'), import('../config.js'), import('../log.js'), import('../ops/metrics.js'), import('./delivery-flags.js'),
+      ]);
       let now: number | undefined;
       if (opts.now !== undefined) {
         now = Date.parse(opts.now);
@@ -76,6 +77,7 @@ Examples:
         });
         progress?.done();
         process.stderr.write(formatSummary(summary));
+        process.stderr.write(`replay: ${deliveryLine({ ...summary.delivery })}\n`);
         log.flush();
         // "Returned" must not read as "delivered": events JIMS refused sit in the dead-letter store.
         const { refused } = summary;
@@ -95,6 +97,7 @@ Examples:
       });
       progress?.done();
       process.stderr.write(formatSummary(summary));
+      if (summary.pushDisabled > 0) process.stderr.write(`replay: ${summary.pushDisabled} event(s) not printed: push is off for their gateway, VPN or device (push-disabled)\n`);
     });
 }
 

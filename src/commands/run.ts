@@ -1,12 +1,10 @@
 import type { Command } from 'commander';
-import { loadConfig, type Config } from '../config.js';
+import type { Config } from '../config.js';
 import { BridgeError } from '../errors.js';
-import { startBridge } from '../bridge.js';
-import { createLogger } from '../log.js';
-import { createRegistry } from '../ops/metrics.js';
-import { addDeliveryOptions, applyDeliveryFlags, type DeliveryFlags } from './delivery-flags.js';
+import { addDeliveryOptions, type DeliveryFlags } from './delivery-options.js';
 import { repeatable } from './repeatable.js';
 import { untilSignal } from './until-signal.js';
+import { deliveryLine } from './delivery-line.js';
 
 interface RunOptions extends DeliveryFlags {
   config?: string;
@@ -19,6 +17,7 @@ interface RunOptions extends DeliveryFlags {
   tlsKey?: string;
   tlsClientCa?: string;
   dryRun?: boolean;
+  logEvents?: boolean;
 }
 
 export function registerRunCommand(program: Command): void {
@@ -34,6 +33,7 @@ export function registerRunCommand(program: Command): void {
     .option('--tls-cert <file>', 'server certificate (PEM) for tls:// listeners')
     .option('--tls-key <file>', 'server private key (PEM) for tls:// listeners')
     .option('--tls-client-ca <file>', 'require client certificates signed by this CA (mutual TLS)')
+    .option('--log-events', 'log each event as it is queued for JIMS, skipped (push: false), retried, acknowledged or refused (as `ptim-bridge tap` shows them)')
     .option('--dry-run', 'print the PTIM events as NDJSON on stdout instead of delivering them (state in a temporary file unless --state)');
   addDeliveryOptions(command)
     .addHelpText('after', `
@@ -64,14 +64,24 @@ Examples:
       // Listen for the stop request before the first listener is up: a SIGTERM right after the
       // "listening" line must still mean a clean stop, not the default kill.
       const stopRequested = untilSignal({ stdoutClosed: opts.dryRun === true });
+      // Loaded here, not at start-up: `--help` and the other commands must not pay for them (src/cli.ts).
+      const [{ loadConfigWithLines }, { startBridge }, { createLogger }, { createRegistry }, { applyDeliveryFlags }, { preflight, preflightError }] = await Promise.all([
+        import('../config.js'), import('../bridge.js'), import('../log.js'), import('../ops/metrics.js'), import('./delivery-flags.js'), import('../preflight.js'),
+      ]);
       // The effective config: the file (validated) with the flags laid over it; built the same way
       // at start and at each reload.
+      let lineOf: (key: string) => number | undefined = () => undefined;
       const effectiveConfig = (): Config => {
-        let built = withTlsFlags(loadConfig(opts.config), opts);
+        const loaded = loadConfigWithLines(opts.config);
+        lineOf = loaded.lineOf;
+        let built = withTlsFlags(loaded.config, opts);
         if (opts.allowUnboundDevices) built = { ...built, senders: { ...built.senders, allowUnboundDevices: true } };
         return opts.dryRun ? built : applyDeliveryFlags(built, opts);
       };
       const config = effectiveConfig();
+      // The checks `config check` runs, all at once, before a state file or a port is touched.
+      const problems = await preflight(config, { listen: opts.listen, allowSenders: opts.allowSender, allowAnySender: opts.allowAnySender === true, patternDirs: opts.patterns, delivering: !opts.dryRun, state: opts.state });
+      if (problems.length > 0) throw preflightError(problems, opts.config, lineOf);
       const log = createLogger({ destination: opts.dryRun ? 'stderr' : 'stdout', level: config.log.level });
       const bridge = await startBridge({
         config,
@@ -83,6 +93,7 @@ Examples:
         allowAnySender: opts.allowAnySender === true,
         dryRun: opts.dryRun ? process.stdout : undefined,
         state: opts.state,
+        ...(opts.logEvents && !opts.dryRun ? { onTapRecord: (record: import('../ops/tap.js').TapRecord) => log.info({ event: 'tap', tap: record }, `event ${record.what}`) } : {}),
       });
       log.info({ event: 'ready', listeners: bridge.bound.map((b) => b.url), metrics: bridge.metricsUrl }, opts.dryRun ? 'ready (dry run: events go to stdout)' : 'ready: delivering to JIMS');
       // SIGHUP (systemctl reload, `ptim-bridge reload`): the config file and pattern files again,
@@ -94,7 +105,9 @@ Examples:
       process.off('SIGHUP', onHangUp);
       log.info({ signal }, 'stopping: no new connections, finishing what is in hand');
       await bridge.close();
-      log.info('stopped');
+      const counts = bridge.counts();
+      if (counts === undefined) log.info('stopped');
+      else log.info({ event: 'stopped', ...counts }, `stopped: ${deliveryLine(counts)}`);
       log.flush();
     });
 }

@@ -1,9 +1,8 @@
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
-import { loadConfig } from '../config.js';
 import { BridgeError } from '../errors.js';
-import { SessionTable, type SessionRow } from '../events/sessions.js';
-import { openStateDb } from '../state-db.js';
+import type { SessionRow } from '../events/sessions.js';
+import { rowMatches, type SessionFilter } from './session-detail.js';
 
 /** `ptim-bridge sessions`: prints the live session table from a state file. */
 export function registerSessionsCommand(program: Command): void {
@@ -13,16 +12,31 @@ export function registerSessionsCommand(program: Command): void {
     .option('-c, --config <file>', 'YAML config file (its sessions.state is the default state file)')
     .option('--state <file>', 'state file to read (default: sessions.state from the config, else ptim-bridge.db)')
     .option('--json', 'one JSON object per session (NDJSON) instead of the table')
+    .option('--detail', 'per session, the events sent for it (connect, rekey, disconnect) with times and delivery state, ended sessions included')
+    .option('--device <name>', 'only this device (syslog host name, without case)')
+    .option('--user <name>', 'only this user (without case)')
+    .option('--ip <address>', 'only this client IP (IPv4 or IPv6)')
     .addHelpText('after', `
 The listing is shaped like Junos' "show services user-identification authentication-table":
 one block per device, a total, then one line per client IP. Flags: reconnected, rekey-missing,
 domain-missing, replayed.
 
+--detail is shaped like "show security ipsec security-associations detail": a block per session
+(live ones, and ones that ended within the last 24 hours) with the events the bridge queued for
+JIMS in order, each with its time and delivery state: queued (N retries), delivered, or dead letter
+(HTTP status; see \`ptim-bridge dlq list\`). The history keeps the last 64 events per device and IP,
+100,000 in all, and drops a session's events 24 hours after its disconnect; events held back by
+push: false are not sent and so not listed (\`ptim-bridge stats\` counts them).
+
 Examples:
   $ ptim-bridge sessions --config /etc/ptim-bridge.yaml
   $ ptim-bridge sessions --state /var/lib/ptim-bridge/ptim-bridge.db
-  $ ptim-bridge sessions --state replay.db --json | jq 'select(.flags | index("rekey-missing"))'`)
-    .action((opts: { config?: string; state?: string; json?: boolean }) => {
+  $ ptim-bridge sessions --state replay.db --json | jq 'select(.flags | index("rekey-missing"))'
+  $ ptim-bridge sessions --detail --state /var/lib/ptim-bridge/ptim-bridge.db --user alice
+  $ ptim-bridge sessions --detail --ip 10.20.0.5 --json | jq '.events[] | [.state, .delivery]'`)
+    .action(async (opts: { config?: string; state?: string; json?: boolean; detail?: boolean; device?: string; user?: string; ip?: string }) => {
+      // Loaded here, not at start-up: `--help` and the other commands must not pay for them (src/cli.ts).
+      const [{ loadConfig }, { SessionTable }, { openStateDb }] = await Promise.all([import('../config.js'), import('../events/sessions.js'), import('../state-db.js')]);
       const config = loadConfig(opts.config);
       const path = opts.state ?? config.sessions.state;
       if (!existsSync(path)) {
@@ -30,7 +44,17 @@ Examples:
       }
       const db = openStateDb(path);
       try {
-        const rows = new SessionTable({ db, config, clock: 'wall' }).list();
+        const filter: SessionFilter = {};
+        if (opts.device !== undefined) filter.device = opts.device;
+        if (opts.user !== undefined) filter.user = opts.user;
+        if (opts.ip !== undefined) filter.ip = opts.ip;
+        const rows = new SessionTable({ db, config, clock: 'wall' }).list().filter((r) => rowMatches(r, filter));
+        if (opts.detail) {
+          const [{ readHistory }, { joinDetails, formatSessionDetails }] = await Promise.all([import('../delivery/event-history.js'), import('./session-detail.js')]);
+          const details = joinDetails(rows, readHistory(db, filter));
+          process.stdout.write(opts.json ? details.map((d) => `${JSON.stringify(d)}\n`).join('') : formatSessionDetails(details));
+          return;
+        }
         process.stdout.write(opts.json ? rows.map((r) => `${JSON.stringify(r)}\n`).join('') : formatSessionTable(rows));
       } finally {
         db.close();

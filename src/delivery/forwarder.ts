@@ -6,6 +6,7 @@ import { RateLimitedLog, type Logger } from '../log.js';
 import { counter, histogram } from '../ops/metrics.js';
 import { redactSecrets } from '../redact.js';
 import type { JimsClient, PushOutcome } from './jims-client.js';
+import { bisectRefused, holdBack, type BisectResult, type PartOutcome, type Poison } from './bisect.js';
 import type { Outbox, OutboxRow } from './outbox.js';
 import { retryDelay } from './retry.js';
 
@@ -17,11 +18,16 @@ export interface ForwarderOptions {
   registry: Registry;
   /** Rows read ahead of the batches; default max(1000, batchSize x 2 x concurrency). Tests make it small. */
   readAhead?: number;
+  /** A push of these rows failed and will be retried (statistics, tap). Must not throw. */
+  onRetry?: (rows: readonly OutboxRow[], detail: { batchId: string; status?: number; reason: string; attempt: number }) => void;
 }
 
 interface Batch {
   id: string;
+  /** The rows to push (fewer than claimed once held-back rows were settled without a push). */
   rows: OutboxRow[];
+  /** Every row the batch claimed, released by #finish. */
+  readonly claims: readonly OutboxRow[];
   /** Failed pushes so far. */
   attempt: number;
   timer?: NodeJS.Timeout;
@@ -57,6 +63,7 @@ export class Forwarder {
   readonly #window: number;
   readonly #maxOutstanding: number;
   readonly #metrics;
+  readonly #onRetry: ForwarderOptions['onRetry'];
 
   /** Read ahead, not yet in a batch, seq order. */
   #pending: OutboxRow[] = [];
@@ -79,6 +86,9 @@ export class Forwarder {
    * unfinished batches do.
    */
   readonly #letGo = new Map<string, number>();
+  #jimsHealth: { failingSince?: number; lastError?: string; lastDeliveredAt?: number } = {};
+  /** IPs whose event JIMS refused: their later events are held back until their next connect (bisect.ts). */
+  readonly #poisoned = new Map<string, Poison>();
   /** Where to read again from: set when an IP with let-go rows frees up. */
   #resumeFrom: number | undefined;
   #lingerTimer: NodeJS.Timeout | undefined;
@@ -86,6 +96,7 @@ export class Forwarder {
   #pollTimer: NodeJS.Timeout | undefined;
   #batchCount = 0;
   #deadLettered = 0;
+  #delivered = 0;
   #waiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
 
   constructor(options: ForwarderOptions) {
@@ -94,6 +105,7 @@ export class Forwarder {
     this.#jims = options.jims;
     this.#log = options.log.child({ module: 'delivery/forwarder' });
     this.#limited = new RateLimitedLog(this.#log);
+    this.#onRetry = options.onRetry;
     this.#queue = new PQueue({ concurrency: options.jims.concurrency });
     this.#maxOutstanding = options.jims.concurrency * 2;
     this.#window = Math.max(1, options.readAhead ?? Math.max(1000, options.jims.batchSize * this.#maxOutstanding));
@@ -118,9 +130,22 @@ export class Forwarder {
     this.#pump();
   }
 
+  /**
+   * How JIMS answers lately, for readiness: since when pushes fail (undefined when the last one was
+   * taken or refused: JIMS answered), why, and when JIMS last took a batch.
+   */
+  get jimsHealth(): { failingSince?: number; lastError?: string; lastDeliveredAt?: number } {
+    return { ...this.#jimsHealth };
+  }
+
   /** Events this forwarder moved to the dead-letter table since it was made (JIMS refused them). */
   get deadLettered(): number {
     return this.#deadLettered;
+  }
+
+  /** Events JIMS accepted from this forwarder since it was made. */
+  get delivered(): number {
+    return this.#delivered;
   }
 
   /** Wake up: new rows were committed. Cheap; call once per committed tick. */
@@ -304,7 +329,7 @@ export class Forwarder {
       this.#busy.set(row.ip, (this.#busy.get(row.ip) ?? 0) + 1);
     }
     this.#pending = this.#pending.filter((r) => !taken.has(r.seq));
-    const batch: Batch = { id: `${process.pid.toString(36)}-${Date.now().toString(36)}-${(this.#batchCount++).toString(36)}`, rows, attempt: 0 };
+    const batch: Batch = { id: `${process.pid.toString(36)}-${Date.now().toString(36)}-${(this.#batchCount++).toString(36)}`, rows, claims: rows, attempt: 0 };
     this.#outstanding.add(batch);
     this.#enqueue(batch);
   }
@@ -318,6 +343,16 @@ export class Forwarder {
   }
 
   async #send(batch: Batch): Promise<void> {
+    if (batch.attempt === 0 && this.#poisoned.size > 0) {
+      const { push, held } = holdBack(batch.rows, this.#poisoned);
+      if (held.length > 0) {
+        // Settled without a push: dead-lettered behind their IP's refused event, the rest pushed.
+        this.#log.error({ batch: batch.id, held: held.map((p) => ({ seqs: p.rows.map((r) => r.seq) })) }, 'events held back: an earlier event of their IP was refused by JIMS; moved to the dead-letter table with it');
+        this.#recordParts(batch, { delivered: [], refused: held, pushes: 0 }, 0, 0, push.length > 0);
+        if (push.length === 0) return;
+        batch.rows = push;
+      }
+    }
     let outcome: PushOutcome;
     try {
       outcome = await this.#client.push(batch.rows.map((r) => r.event));
@@ -325,9 +360,16 @@ export class Forwarder {
       outcome = { kind: 'retry', reason: error instanceof Error ? error.message : String(error) };
     }
     this.#metrics.batches.inc({ outcome: outcome.kind });
+    this.#noteOutcome(outcome);
     switch (outcome.kind) {
-      case 'delivered':
       case 'rejected':
+        if (batch.rows.length > 1) {
+          await this.#bisect(batch, outcome);
+          return;
+        }
+        this.#record(batch, outcome);
+        return;
+      case 'delivered':
         this.#record(batch, outcome);
         return;
       case 'retry': {
@@ -337,6 +379,8 @@ export class Forwarder {
           this.#finish(batch);
           return;
         }
+        // Counted here, after the stop check: a push cut by a stop is no retry (its rows wait for the next start).
+        this.#onRetry?.(batch.rows, { batchId: batch.id, reason: redactSecrets(outcome.reason), attempt: batch.attempt, ...(outcome.status === undefined ? {} : { status: outcome.status }) });
         // retryDelay counts from 0 (the first retry).
         const delayMs = retryDelay(batch.attempt - 1, { minMs: this.#jims.retryMinDelayMs, maxMs: this.#jims.retryMaxDelayMs, retryAfterMs: outcome.retryAfterMs });
         this.#limited.warn('jims-retry', { batch: batch.id, events: batch.rows.length, attempt: batch.attempt, delayMs, status: outcome.status, why: redactSecrets(outcome.reason) }, 'JIMS did not take the batch; retrying');
@@ -351,6 +395,90 @@ export class Forwarder {
     }
   }
 
+  #noteOutcome(outcome: PushOutcome): void {
+    if (outcome.kind === 'retry') {
+      this.#jimsHealth.failingSince ??= Date.now();
+      this.#jimsHealth.lastError = redactSecrets(outcome.status === undefined ? outcome.reason : `${outcome.status}: ${outcome.reason}`).slice(0, 300);
+      return;
+    }
+    delete this.#jimsHealth.failingSince;
+    if (outcome.kind === 'delivered') this.#jimsHealth.lastDeliveredAt = Date.now();
+  }
+
+  /**
+   * A refused batch of several events: finds the refused ones by halving (bisect.ts), each part
+   * retried like a batch while JIMS is unavailable, then records the delivered rows and one dead
+   * letter per refused part. The batch stays unfinished (its IPs blocked) until all is recorded.
+   */
+  async #bisect(batch: Batch, first: Extract<PushOutcome, { kind: 'rejected' }>): Promise<void> {
+    const pushPart = async (rows: OutboxRow[]): Promise<PartOutcome> => {
+      for (let attempt = 0; ; attempt++) {
+        if (!this.#running) return { kind: 'stopped' };
+        let outcome: PushOutcome;
+        try {
+          outcome = await this.#client.push(rows.map((r) => r.event));
+        } catch (error) {
+          outcome = { kind: 'retry', reason: error instanceof Error ? error.message : String(error) };
+        }
+        this.#metrics.batches.inc({ outcome: outcome.kind });
+        this.#noteOutcome(outcome);
+        if (outcome.kind !== 'retry') return outcome.kind === 'delivered' ? { kind: 'delivered' } : { kind: 'rejected', status: outcome.status, body: outcome.body };
+        this.#metrics.retried.inc({ reason: outcome.status === undefined ? 'network' : String(outcome.status) });
+        const delayMs = retryDelay(attempt, { minMs: this.#jims.retryMinDelayMs, maxMs: this.#jims.retryMaxDelayMs, retryAfterMs: outcome.retryAfterMs });
+        await new Promise((resolve) => setTimeout(resolve, delayMs));
+      }
+    };
+    const result = await bisectRefused(batch.rows, first, pushPart, this.#poisoned);
+    if (result === undefined) {
+      // Stopping: nothing recorded, the rows go again at the next start.
+      this.#finish(batch);
+      return;
+    }
+    const refusedEvents = result.refused.reduce((n, p) => n + p.rows.length, 0);
+    this.#log.error(
+      { batch: batch.id, status: first.status, events: batch.rows.length, delivered: result.delivered.length, deadLettered: refusedEvents, pushes: result.pushes, refused: result.refused.map((p) => ({ seqs: p.rows.map((r) => r.seq), reason: p.reason, status: p.status })) },
+      'JIMS refused a batch; halved it to find the events it refuses: the others are delivered, the refused ones (and later events of their IPs) moved to the dead-letter table (see `ptim-bridge dlq list`)',
+    );
+    this.#recordParts(batch, result, 0, 0);
+  }
+
+  /**
+   * Records a bisected batch step by step (`done` steps already written), retrying a failed write
+   * like #record; then finishes the batch, unless `more` (its other rows are still to be pushed).
+   */
+  #recordParts(batch: Batch, result: BisectResult, done: number, failures: number, more = false): void {
+    const steps: Array<() => void> = [];
+    if (result.delivered.length > 0) {
+      steps.push(() => {
+        this.#outbox.acknowledge(result.delivered, batch.id);
+        this.#metrics.delivered.inc(result.delivered.length);
+        this.#delivered += result.delivered.length;
+        const now = Date.now();
+        for (const r of result.delivered) this.#metrics.latency.observe(Math.max(0, now - r.receivedAt) / 1000);
+      });
+    }
+    result.refused.forEach((part, i) => {
+      steps.push(() => {
+        this.#outbox.deadLetter({ batchId: `${batch.id}.${i + 1}`, status: part.status, body: part.body, rows: part.rows });
+        this.#metrics.deadLettered.inc(part.rows.length);
+        this.#deadLettered += part.rows.length;
+      });
+    });
+    let step = done;
+    try {
+      for (; step < steps.length; step++) steps[step]!();
+      if (!more) this.#finish(batch);
+    } catch (error) {
+      this.#metrics.errors.inc({ reason: 'outbox' });
+      this.#limited.warn('outbox', { err: error, batch: batch.id }, 'Could not record a push outcome in the outbox; trying again');
+      if (!this.#running) return;
+      batch.timer = setTimeout(() => {
+        batch.timer = undefined;
+        if (this.#running) this.#recordParts(batch, result, step, failures + 1, more);
+      }, retryDelay(failures, { minMs: this.#jims.retryMinDelayMs, maxMs: this.#jims.retryMaxDelayMs }));
+    }
+  }
+
   /**
    * Writes a final outcome to the database. If that fails (disk full, locked), the batch stays
    * unfinished, so its IPs stay blocked, and the write is tried again later: releasing the IPs
@@ -359,8 +487,9 @@ export class Forwarder {
   #record(batch: Batch, outcome: Extract<PushOutcome, { kind: 'delivered' | 'rejected' }>, failures = 0): void {
     try {
       if (outcome.kind === 'delivered') {
-        this.#outbox.ack(batch.rows.map((r) => r.seq));
+        this.#outbox.acknowledge(batch.rows, batch.id);
         this.#metrics.delivered.inc(batch.rows.length);
+        this.#delivered += batch.rows.length;
         const now = Date.now();
         for (const r of batch.rows) this.#metrics.latency.observe(Math.max(0, now - r.receivedAt) / 1000);
       } else {
@@ -383,7 +512,7 @@ export class Forwarder {
 
   #finish(batch: Batch): void {
     if (!this.#outstanding.delete(batch)) return;
-    for (const row of batch.rows) {
+    for (const row of batch.claims) {
       this.#claimed.delete(row.seq);
       const n = (this.#busy.get(row.ip) ?? 1) - 1;
       if (n > 0) {

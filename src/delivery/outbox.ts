@@ -4,6 +4,7 @@ import type { PtimEvent } from '../events/ptim-event.js';
 import type { StateDb } from '../state-db.js';
 import { counter, gauge } from '../ops/metrics.js';
 import { redactSecrets } from '../redact.js';
+import type { OutboxLedger } from './ledger.js';
 
 /** One queued event as the forwarder sees it. `seq` is its place in the global order. */
 export interface OutboxRow {
@@ -72,6 +73,8 @@ export class Outbox {
   readonly #insert: Statement<[string, number, string]>;
   readonly #read: Statement<[number, number], RawRow>;
   readonly #delete: Statement<[string]>;
+  readonly #deleteReturning: Statement<[string], number>;
+  readonly #ledger: OutboxLedger | undefined;
   readonly #count: Statement<[], { n: number }>;
   readonly #insertDead: Statement<[string, number, string, number, number, string]>;
   readonly #backlogGauge;
@@ -82,13 +85,16 @@ export class Outbox {
   #dataVersion: number;
 
   /** Creates the tables if needed and counts the backlog once (an O(n) scan at start only). */
-  constructor(db: StateDb, options: { registry?: Registry } = {}) {
+  constructor(db: StateDb, options: { registry?: Registry; ledger?: OutboxLedger } = {}) {
     this.#db = db;
+    this.#ledger = options.ledger;
     ensureOutboxSchema(db);
     this.#insert = db.prepare('INSERT INTO outbox (ip, received_at, event) VALUES (?, ?, ?)');
     this.#read = db.prepare('SELECT seq, ip, received_at, event FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?');
     // One statement per batch (seqs as a JSON array): about 5x cheaper than a DELETE per row.
     this.#delete = db.prepare('DELETE FROM outbox WHERE seq IN (SELECT value FROM json_each(?))');
+    // With a ledger: which rows went, so only those are counted (rows already gone are not).
+    this.#deleteReturning = db.prepare<[string], number>('DELETE FROM outbox WHERE seq IN (SELECT value FROM json_each(?)) RETURNING seq').pluck();
     this.#count = db.prepare('SELECT count(*) AS n FROM outbox');
     this.#insertDead = db.prepare('INSERT INTO dead_letters (batch_id, status, body, time, event_count, events) VALUES (?, ?, ?, ?, ?, ?)');
     this.#countDead = db.prepare('SELECT count(*) AS n FROM dead_letters');
@@ -107,12 +113,25 @@ export class Outbox {
    * Queues events durably. Synchronous and transaction-neutral: called inside the caller's
    * transaction, the rows commit (or roll back) with it, so the caller groups commits per tick.
    * `receivedAt` is when the producing line arrived (defaults to now), for the latency histogram.
+   * Returns the events' seqs, in order.
    */
-  add(events: readonly PtimEvent[], receivedAt: number = Date.now()): void {
-    for (const event of events) this.#insert.run(event.ip, receivedAt, JSON.stringify(event));
+  add(events: readonly PtimEvent[], receivedAt: number = Date.now()): number[] {
+    const seqs: number[] = [];
+    for (const event of events) seqs.push(Number(this.#insert.run(event.ip, receivedAt, JSON.stringify(event)).lastInsertRowid));
     // Counted before commit; a rolled-back transaction is corrected by the next recount().
     this.#setBacklog(this.#backlog + events.length);
     this.#added?.inc(events.length);
+    return seqs;
+  }
+
+  /** When the oldest event waiting for delivery arrived (ms), or undefined when none waits. One indexed read. */
+  oldestReceivedAt(): number | undefined {
+    return (this.#db.prepare('SELECT received_at AS at FROM outbox ORDER BY seq LIMIT 1').get() as { at: number } | undefined)?.at;
+  }
+
+  /** Dead letters in the table (batches). */
+  deadLetterCount(): number {
+    return this.#countDead.get()!.n;
   }
 
   /** Events waiting for delivery (dead letters not included). O(1). */
@@ -135,6 +154,53 @@ export class Outbox {
   }
 
   /**
+   * Removes a delivered batch (JIMS answered 2xx) and, in the same transaction, lets the ledger
+   * count the rows that were still there (statistics, history): a crash before the commit leaves
+   * both as they were, so a batch sent again is counted once. Rows already gone are ignored.
+   */
+  acknowledge(rows: readonly OutboxRow[], batchId: string): void {
+    if (this.#ledger === undefined) {
+      this.ack(rows.map((r) => r.seq));
+      return;
+    }
+    const ledger = this.#ledger;
+    let removed = 0;
+    this.#settle(ledger, () => {
+      const gone = this.#deleteReturning.all(JSON.stringify(rows.map((r) => r.seq)));
+      removed = gone.length;
+      ledger.settled('acked', onlyRemoved(rows, gone), { batchId });
+    });
+    this.#setBacklog(this.#backlog - removed);
+    ledger.afterCommit();
+  }
+
+  /**
+   * Runs a settling transaction with its ledger writes. On a full disk the WAL is checkpointed and
+   * truncated and the transaction tried once more (acknowledging is what frees the space, so it
+   * must not wait behind the space it would free); the caller retries what still fails.
+   */
+  #settle(ledger: OutboxLedger | undefined, fn: () => void): void {
+    const run = this.#db.transaction(fn);
+    try {
+      run();
+    } catch (error) {
+      ledger?.discard();
+      if ((error as { code?: unknown }).code !== 'SQLITE_FULL') throw error;
+      try {
+        this.#db.pragma('wal_checkpoint(TRUNCATE)');
+      } catch {
+        // Still full, or busy: the retry below says so.
+      }
+      try {
+        run();
+      } catch (again) {
+        ledger?.discard();
+        throw again;
+      }
+    }
+  }
+
+  /**
    * Moves a batch aside in one transaction: the rows leave the outbox and one dead letter holds
    * them with JIMS' status and (cut) body. Returns the dead letter's id.
    */
@@ -145,12 +211,21 @@ export class Outbox {
     const body = clean.length > DEAD_LETTER_BODY_MAX ? `${clean.slice(0, DEAD_LETTER_BODY_MAX)}...` : clean;
     let id = 0;
     let removed = 0;
-    this.#db.transaction(() => {
-      removed = this.#delete.run(JSON.stringify(input.rows.map((r) => r.seq))).changes;
+    const ledger = this.#ledger;
+    this.#settle(ledger, () => {
+      const seqs = JSON.stringify(input.rows.map((r) => r.seq));
+      if (ledger === undefined) {
+        removed = this.#delete.run(seqs).changes;
+      } else {
+        const gone = this.#deleteReturning.all(seqs);
+        removed = gone.length;
+        ledger.settled('dead-lettered', onlyRemoved(input.rows, gone), { batchId: input.batchId, status: input.status });
+      }
       id = Number(this.#insertDead.run(input.batchId, input.status, body, input.time ?? Date.now(), events.length, JSON.stringify(events)).lastInsertRowid);
-    })();
+    });
     this.#setBacklog(this.#backlog - removed);
     this.#deadGauge?.inc();
+    ledger?.afterCommit();
     return id;
   }
 
@@ -180,4 +255,11 @@ export class Outbox {
     this.#backlog = Math.max(0, n);
     this.#backlogGauge?.set(this.#backlog);
   }
+}
+
+/** The rows whose seqs a DELETE ... RETURNING gave back (all of them, normally). */
+function onlyRemoved(rows: readonly OutboxRow[], gone: readonly number[]): readonly OutboxRow[] {
+  if (gone.length === rows.length) return rows;
+  const set = new Set(gone);
+  return rows.filter((r) => set.has(r.seq));
 }

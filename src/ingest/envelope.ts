@@ -1,4 +1,5 @@
 import type { Envelope, EnvelopeFormat } from '../pipeline-records.js';
+import type { ZoneClock, ZoneResolver } from './time-zone.js';
 
 /**
  * Takes a syslog line apart in every text form of JUNOS-LOGS.md §4:
@@ -28,6 +29,11 @@ const ISO_TIME = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d
 // `Mmm dd yyyy hh:mm:ss` (Junos `time-format year`).
 const BSD_YEAR_TIME = /^([A-Z][a-z]{2}) {1,2}(\d{1,2}) (\d{4}) (\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?(?= |$)/;
 const CLOCK_ONLY = /^(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?(?= |$)/;
+// `journalctl -o short-full`: `Sat 2026-03-14 09:02:11 CET` (a zone abbreviation, or a numeric offset where the zone has none).
+const JOURNAL_FULL = /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))? ([A-Za-z]{1,6}|[+-]\d{2}(?::?\d{2})?)(?= |$)/;
+// `journalctl -o short-unix`: seconds since the epoch with a fraction.
+const UNIX_TIME = /^(\d{9,11})\.(\d{1,9})(?= |$)/;
+const ZONED_ISO = /(?:Z|[+-]\d{2}:?\d{2})$/;
 // `app[pid]: ` or `app: ` (app without spaces, brackets or colons).
 const APP = /^([^\s[\]:]{1,64})(?:\[([^\]\s]{1,32})\])?:(?: |$)/;
 // The chassis prefix: `(FPC Slot 1, PIC Slot 0) SPC3_PIC0 `; the word after the parentheses is the
@@ -41,18 +47,19 @@ const RFC5424_HEADER = /^1 (\S+) (\S+) (\S+) (\S+) (\S+)(?: |$)/;
  * Parses one syslog message. Never throws, whatever the text: a line that fits no form becomes a
  * `bare` envelope whose `msg` is the whole text. `receivedAt` (ms) decides the year of RFC 3164
  * times (the year that puts the time nearest to it, never more than a day after it) and the date of
- * time-only lines. Times without a zone are read as UTC.
+ * time-only lines. Times without a zone are read in the zone `zones` gives for the line's host
+ * (config `timezone`, `devices.<name>.timezone`); without `zones`, as UTC.
  */
-export function parseEnvelope(text: string, receivedAt: number): Envelope {
+export function parseEnvelope(text: string, receivedAt: number, zones?: ZoneResolver): Envelope {
   try {
-    return parse(text, receivedAt);
+    return parse(text, receivedAt, zones);
   } catch {
     // Defensive: the scanners above cannot throw on strings, but a parse error must never drop a line.
     return { format: 'bare', msg: text };
   }
 }
 
-function parse(input: string, receivedAt: number): Envelope {
+function parse(input: string, receivedAt: number, zones: ZoneResolver | undefined): Envelope {
   let s = input.charCodeAt(0) === 0xfeff ? input.slice(1) : input;
   let pri: number | undefined;
   if (s.charCodeAt(0) === 60 /* < */) {
@@ -66,27 +73,51 @@ function parse(input: string, receivedAt: number): Envelope {
     }
   }
   if (pri !== undefined && s.startsWith('1 ')) {
-    const env = parse5424(s, pri);
+    const env = parse5424(s, pri, zones);
     if (env) return env;
   }
 
   let time: Date | undefined;
   let fullTime = false;
+  // A zone-less time is read once the host is known (the zone may be the device's): `wall` is
+  // the reading as if UTC, or the match when the year or date comes from receipt.
+  let wall: Wall | undefined;
+  let wallMs = NaN;
   let m: RegExpExecArray | null;
   if ((m = BSD_TIME.exec(s))) {
-    time = bsdTime(m[1]!, Number(m[2]), Number(m[3]), Number(m[4]), Number(m[5]), m[6], receivedAt);
+    wall = 'bsd';
     fullTime = true;
     s = s.slice(m[0].length);
   } else if ((m = BSD_YEAR_TIME.exec(s))) {
-    time = dateOrUndefined(Date.UTC(Number(m[3]), MONTHS[m[1]!] ?? NaN, Number(m[2]), Number(m[4]), Number(m[5]), Number(m[6]), fraction(m[7])));
+    wall = 'reading';
+    wallMs = Date.UTC(Number(m[3]), MONTHS[m[1]!] ?? NaN, Number(m[2]), Number(m[4]), Number(m[5]), Number(m[6]), fraction(m[7]));
     fullTime = true;
     s = s.slice(m[0].length);
   } else if ((m = ISO_TIME.exec(s))) {
-    time = isoTime(m[1]!);
+    if (ZONED_ISO.test(m[1]!)) time = isoTime(m[1]!, undefined);
+    else {
+      wall = 'reading';
+      wallMs = Date.parse(`${m[1]!}Z`);
+    }
     fullTime = true;
     s = s.slice(m[0].length);
   } else if ((m = CLOCK_ONLY.exec(s))) {
-    time = clockTime(Number(m[1]), Number(m[2]), Number(m[3]), m[4], receivedAt);
+    wall = 'clock';
+    s = s.slice(m[0].length);
+  } else if ((m = JOURNAL_FULL.exec(s))) {
+    const reading = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]), fraction(m[7]));
+    const offset = zoneOffsetMs(m[8]!);
+    // An abbreviation (CET, EST) names no zone for sure: the configured zone reads it.
+    if (offset !== undefined) time = dateOrUndefined(reading - offset);
+    else {
+      wall = 'reading';
+      wallMs = reading;
+    }
+    fullTime = true;
+    s = s.slice(m[0].length);
+  } else if ((m = UNIX_TIME.exec(s))) {
+    time = dateOrUndefined(Number(m[1]) * 1000 + fraction(m[2]));
+    fullTime = true;
     s = s.slice(m[0].length);
   }
   const hadTime = m !== null;
@@ -114,7 +145,36 @@ function parse(input: string, receivedAt: number): Envelope {
   }
   // A line that starts at the host (no time, no PRI) is a log-file line, not a bare message.
   if (env.format === 'bare' && env.app !== undefined) env.format = 'file';
+  if (wall !== undefined) {
+    const t = readWall(wall, m!, wallMs, receivedAt, zones?.zoneFor(env.host));
+    if (t !== undefined) env.time = t;
+  }
   return env;
+}
+
+/** How a zone-less time is completed: BSD (year from receipt), clock only (date from receipt), or a full reading. */
+type Wall = 'bsd' | 'clock' | 'reading';
+
+function readWall(wall: Wall, m: RegExpExecArray, wallMs: number, receivedAt: number, zone: ZoneClock | undefined): Date | undefined {
+  switch (wall) {
+    case 'bsd':
+      return bsdTime(m[1]!, Number(m[2]), Number(m[3]), Number(m[4]), Number(m[5]), m[6], receivedAt, zone);
+    case 'clock':
+      return clockTime(Number(m[1]), Number(m[2]), Number(m[3]), m[4], receivedAt, zone);
+    case 'reading':
+      return dateOrUndefined(zone === undefined ? wallMs : zone.toUtc(wallMs));
+    default:
+      return wall satisfies never;
+  }
+}
+
+/** `UTC`/`GMT`/`Z` -> 0, `+01`/`-0530`/`+05:30` -> ms east of UTC; any other abbreviation -> undefined. */
+function zoneOffsetMs(zone: string): number | undefined {
+  if (zone === 'UTC' || zone === 'GMT' || zone === 'UT' || zone === 'Z') return 0;
+  const n = /^([+-])(\d{2}):?(\d{2})?$/.exec(zone);
+  if (!n) return undefined;
+  const ms = (Number(n[2]) * 60 + Number(n[3] ?? 0)) * 60_000;
+  return n[1] === '-' ? -ms : ms;
 }
 
 interface Header {
@@ -152,13 +212,14 @@ function appAt(s: string): Omit<Header, 'host'> | undefined {
   return h;
 }
 
-function parse5424(s: string, pri: number): Envelope | undefined {
+function parse5424(s: string, pri: number, zones: ZoneResolver | undefined): Envelope | undefined {
   const m = RFC5424_HEADER.exec(s);
   if (!m) return undefined;
   const env: Envelope = { format: 'rfc5424', pri, msg: '' };
   const [, ts, host, app, procId, msgId] = m as unknown as [string, string, string, string, string, string];
   if (ts !== '-') {
-    const t = isoTime(ts);
+    // RFC 5424 requires an offset; a relay that drops it gets the zone of a zone-less time.
+    const t = isoTime(ts, zones === undefined || ZONED_ISO.test(ts) ? undefined : zones.zoneFor(host === '-' ? undefined : host));
     if (t) env.time = t;
   }
   if (host !== '-') env.host = host;
@@ -211,42 +272,46 @@ function dateOrUndefined(ms: number): Date | undefined {
   return Number.isFinite(ms) ? new Date(ms) : undefined;
 }
 
-function isoTime(text: string): Date | undefined {
-  // A zone-less ISO time would be read as local time by Date; we read every zone-less time as UTC.
-  const zoned = /(?:Z|[+-]\d{2}:?\d{2})$/.test(text) ? text : `${text}Z`;
-  return dateOrUndefined(Date.parse(zoned));
+function isoTime(text: string, zone: ZoneClock | undefined): Date | undefined {
+  // A zone-less ISO time would be read as local time by Date: read it as UTC, then in `zone`.
+  if (ZONED_ISO.test(text)) return dateOrUndefined(Date.parse(text));
+  const reading = Date.parse(`${text}Z`);
+  return dateOrUndefined(zone === undefined ? reading : zone.toUtc(reading));
 }
 
 /**
  * RFC 3164 carries no year: of the years around receipt, take the one that puts the time nearest
  * to receipt, but never more than a day after it (a firewall's clock may run a little ahead; a
- * line from "next December" read in January is last December's).
+ * line from "next December" read in January is last December's). The reading is in `zone` (UTC without).
  */
-function bsdTime(mon: string, day: number, h: number, mi: number, sec: number, frac: string | undefined, receivedAt: number): Date | undefined {
+function bsdTime(mon: string, day: number, h: number, mi: number, sec: number, frac: string | undefined, receivedAt: number, zone: ZoneClock | undefined): Date | undefined {
   const month = MONTHS[mon];
   if (month === undefined || day < 1 || day > 31 || h > 23 || mi > 59 || sec > 60) return undefined;
   const year = new Date(receivedAt).getUTCFullYear();
   const ms = fraction(frac);
   // Fast path (nearly every line): this year's date is within ~5 months before or a day after
   // receipt, so the neighbouring years, at least 7 months away, cannot be nearer.
-  const same = Date.UTC(year, month, day, h, mi, sec, ms);
+  const reading = Date.UTC(year, month, day, h, mi, sec, ms);
+  const same = zone === undefined ? reading : zone.toUtc(reading);
   if (day <= 28 && same - receivedAt <= DAY_MS && receivedAt - same < 150 * DAY_MS) return new Date(same);
   let best: number | undefined;
   for (const y of [year - 1, year, year + 1]) {
-    const t: number = Date.UTC(y, month, day, h, mi, sec, ms);
+    const w: number = Date.UTC(y, month, day, h, mi, sec, ms);
     // Feb 29 in a non-leap year rolls over into March: not a real date in that year.
-    if (new Date(t).getUTCMonth() !== month) continue;
+    if (new Date(w).getUTCMonth() !== month) continue;
+    const t = zone === undefined ? w : zone.toUtc(w);
     if (t - receivedAt > DAY_MS) continue;
     if (best === undefined || Math.abs(t - receivedAt) < Math.abs(best - receivedAt)) best = t;
   }
   return best === undefined ? undefined : new Date(best);
 }
 
-/** A time-only line belongs to the receipt day, or the day before when that would be in the future. */
-function clockTime(h: number, mi: number, sec: number, frac: string | undefined, receivedAt: number): Date | undefined {
+/** A time-only line belongs to the receipt day (in `zone`), or the day before when that would be in the future. */
+function clockTime(h: number, mi: number, sec: number, frac: string | undefined, receivedAt: number, zone: ZoneClock | undefined): Date | undefined {
   if (h > 23 || mi > 59 || sec > 60) return undefined;
-  const day = Math.floor(receivedAt / DAY_MS) * DAY_MS;
-  let t = day + ((h * 60 + mi) * 60 + sec) * 1000 + fraction(frac);
-  if (t - receivedAt > 60_000) t -= DAY_MS;
+  const day = Math.floor((zone === undefined ? receivedAt : zone.toWall(receivedAt)) / DAY_MS) * DAY_MS;
+  const reading = day + ((h * 60 + mi) * 60 + sec) * 1000 + fraction(frac);
+  let t = zone === undefined ? reading : zone.toUtc(reading);
+  if (t - receivedAt > 60_000) t = zone === undefined ? reading - DAY_MS : zone.toUtc(reading - DAY_MS);
   return new Date(t);
 }

@@ -3,15 +3,16 @@ import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { normalizeAddress } from './allow-list.js';
 import { boundListener, listenFailed, type BoundListener } from './bound-listener.js';
+import { splitDatagram, type DatagramSink } from './datagram.js';
 import type { IngestContext } from './ingest-context.js';
 import { formatListenUrl, type ListenUrl } from './listen-url.js';
 
 /** Ask for a large kernel buffer: bursts of flow logs must not overflow it (the kernel caps it at net.core.rmem_max). */
 const RECV_BUFFER_BYTES = 8 * 1024 * 1024;
-const LF = 0x0a;
 
 /**
- * Listens for syslog over UDP: one message per datagram, or several split on LF. Datagrams from
+ * Listens for syslog over UDP: one message per datagram, or several split on LF (src/ingest/datagram.ts,
+ * the splitter packet-capture replay uses too). Datagrams from
  * senders outside the allow-list are dropped and counted, as are messages over the size limit.
  * @throws BridgeError ERR_LISTEN_FAILED when the address cannot be bound.
  */
@@ -20,32 +21,22 @@ export async function startUdpListener(url: ListenUrl, ctx: IngestContext): Prom
   const socket = createSocket({ type: family === 6 ? 'udp6' : 'udp4', recvBufferSize: RECV_BUFFER_BYTES });
   const accepted = ctx.accepted('udp');
   const max = ctx.limits.maxMessageBytes;
+  // The datagram being split: one sink for all, no closure per datagram.
+  let sender = '';
+  let receivedAt = 0;
+  const sink: DatagramSink = {
+    message: (data) => ctx.onMessage({ data, sender, receivedAt, transport: 'udp' }),
+    tooLong: (bytes) => ctx.drop('udp', 'too-long', { sender, bytes }),
+  };
 
   socket.on('message', (data: Buffer, rinfo: RemoteInfo) => {
-    const sender = normalizeAddress(rinfo.address);
+    sender = normalizeAddress(rinfo.address);
     if (!ctx.allow.allows(sender)) {
       ctx.drop('udp', 'sender-denied', { sender });
       return;
     }
-    const receivedAt = Date.now();
-    let start = 0;
-    let count = 0;
-    while (start < data.length) {
-      let end = data.indexOf(LF, start);
-      if (end === -1) end = data.length;
-      let stop = end;
-      // CRLF and NUL-terminated senders.
-      while (stop > start && (data[stop - 1] === 0x0d || data[stop - 1] === 0x00)) stop--;
-      if (stop > start) {
-        if (stop - start > max) {
-          ctx.drop('udp', 'too-long', { sender, bytes: stop - start });
-        } else {
-          count++;
-          ctx.onMessage({ data: data.subarray(start, stop), sender, receivedAt, transport: 'udp' });
-        }
-      }
-      start = end + 1;
-    }
+    receivedAt = Date.now();
+    const count = splitDatagram(data, max, sink);
     if (count > 0) accepted.inc(count);
   });
 

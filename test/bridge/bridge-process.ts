@@ -82,6 +82,10 @@ export interface BridgeOptions {
   lineChecks?: Record<string, unknown>;
   /** Log level of the run (info by default). */
   logLevel?: string;
+  /** Further top-level config keys (gateways, vpns...), laid over the defaults above. */
+  config?: Record<string, unknown>;
+  /** Further `run` flags (--log-events...). */
+  args?: readonly string[];
   /** Wait for "ready" (default). False: return at once, e.g. for a run that must fail. */
   waitReady?: boolean;
 }
@@ -123,9 +127,11 @@ export async function startBridgeProcess(t: ExecutionContext, options: BridgeOpt
     lineChecks: { ...options.lineChecks },
     jims: { retryMinDelayMs: 20, retryMaxDelayMs: 200, lingerMs: 0, probeIntervalSeconds: 1, ...options.jims },
     log: { level: options.logLevel ?? 'info' },
+    ...options.config,
   }));
   const args = ['run', '--config', configFile, '--state', options.state, '--jims-url', options.jimsUrl, '--jims-client-id', CLIENT_ID, '--jims-ca', options.caFile];
   if (options.jimsSecondaryUrl) args.push('--jims-secondary-url', options.jimsSecondaryUrl);
+  if (options.args) args.push(...options.args);
   const child = startCli(args, { env: { PTIM_JIMS_CLIENT_SECRET: SECRET, ...options.env } });
   let out = '';
   let err = '';

@@ -98,3 +98,20 @@ test('SIGHUP reloads config and patterns without closing a listener or losing a 
   child.kill('SIGTERM');
   t.is(await exit, 0, err);
 });
+
+test('ptim-bridge reload finds the running bridge by its state file and sends SIGHUP; with none running it says so (exit 1)', async (t) => {
+  const { startBridgeProcess, startSim } = await import('./bridge-process.js');
+  const { runCli } = await import('../helpers/cli.js');
+  const dir = tempDir(t, 'ptim-reload-cmd-');
+  const state = join(dir, 'state.db');
+  const { sim, caFile } = await startSim(t, dir);
+  const bridge = await startBridgeProcess(t, { dir, state, jimsUrl: sim.url, caFile });
+  const r = await runCli(['reload', '--state', state]);
+  t.is(r.code, 0, r.stderr);
+  t.regex(r.stdout, new RegExp(`sent SIGHUP to the bridge \\(process ${bridge.child.pid}`));
+  await waitUntil(() => bridge.logs().some((l) => l.event === 'reloaded'), 20_000, 'the reload logged');
+  t.is(await bridge.stop(), 0);
+  const none = await runCli(['reload', '--state', state]);
+  t.is(none.code, 1);
+  t.regex(none.stderr, /ERR_NOT_RUNNING: No running bridge holds/);
+});

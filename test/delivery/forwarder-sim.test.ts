@@ -151,8 +151,9 @@ test('429 with Retry-After: the batch waits at least as long as JIMS asked', asy
   t.is(sim.events().unique, 2);
 });
 
-test('400 -> dead letter -> `dlq retry` from another process -> delivered by the running forwarder', async (t) => {
-  const { sim, dir, jims } = await startSim(t, { batchSize: 10 }, { next: { status: 400 } });
+test('400 for every event -> each refused event a dead letter (halving) -> `dlq retry` from another process -> delivered by the running forwarder', async (t) => {
+  // Halving 10 refused events pushes 19 parts (a binary tree with 10 leaves): refuse exactly those.
+  const { sim, dir, jims } = await startSim(t, { batchSize: 10 }, { next: { status: 400, count: 19 } });
   const { file, db, outbox, forwarder, registry } = await bridgeParts(t, dir, jims);
   const events = Array.from({ length: 10 }, (_, n) => makeEvent(n, 'connect'));
   db.transaction(() => outbox.add(events))();
@@ -164,11 +165,11 @@ test('400 -> dead letter -> `dlq retry` from another process -> delivered by the
   const list = await runCli(['dlq', 'list', '--json', '--state', file]);
   t.is(list.code, 0, list.stderr);
   const letters = JSON.parse(list.stdout) as Array<{ id: number; status: number; events: number; body: string }>;
-  t.is(letters.length, 1);
-  t.like(letters[0], { status: 400, events: 10 });
-  t.regex(letters[0]!.body, /injected/);
+  // JIMS refused every part down to single events: one dead letter per event, each with JIMS' answer.
+  t.is(letters.length, 10);
+  t.true(letters.every((l) => l.status === 400 && l.events === 1 && /injected/.test(l.body)));
 
-  const retry = await runCli(['dlq', 'retry', String(letters[0]!.id), '--state', file]);
+  const retry = await runCli(['dlq', 'retry', '--state', file]);
   t.is(retry.code, 0, retry.stderr);
   await waitUntil(() => sim.events().unique === 10, 30_000, 'the retried events at JIMS');
   await forwarder.drained();

@@ -103,7 +103,7 @@ for (const seed of [1, 2, 3]) {
   });
 }
 
-test('a rejected batch goes to the dead letters whole; the rest is delivered', async (t) => {
+test('a refused batch is halved until the refused event is found: only it goes to the dead letters, the rest is delivered', async (t) => {
   const bad = makeEvent(5, 'connect');
   const client = new FakeJimsClient((events) => (events.some((e) => e.id === bad.id) ? { kind: 'rejected', status: 400, body: '{"error":"bad user"}' } : { kind: 'delivered', accepted: 0, endpoint: 'primary' }));
   const { db, outbox, forwarder, registry } = setup(t, client, jimsConfig({ batchSize: 3 }));
@@ -111,10 +111,12 @@ test('a rejected batch goes to the dead letters whole; the rest is delivered', a
   db.transaction(() => outbox.add(events))();
   forwarder.start();
   await forwarder.drained();
-  const dead = db.prepare('SELECT status, body, event_count FROM dead_letters').all();
-  t.deepEqual(dead, [{ status: 400, body: '{"error":"bad user"}', event_count: 3 }]);
-  t.is(client.delivered.length, 6);
-  t.is(await metric(registry, 'ptim_bridge_forwarder_dead_lettered_total'), 3);
+  const dead = db.prepare('SELECT status, body, event_count, events FROM dead_letters').all() as Array<{ status: number; body: string; event_count: number; events: string }>;
+  t.deepEqual(dead.map((d) => ({ status: d.status, body: d.body, event_count: d.event_count })), [{ status: 400, body: '{"error":"bad user"}', event_count: 1 }]);
+  t.is((JSON.parse(dead[0]!.events) as Array<{ event: { id: string } }>)[0]!.event.id, bad.id);
+  t.is(client.delivered.length, 8);
+  t.is(await metric(registry, 'ptim_bridge_forwarder_dead_lettered_total'), 1);
+  t.is(outbox.backlog(), 0);
 });
 
 test('linger gathers rows committed shortly after one another into one batch', async (t) => {

@@ -76,11 +76,25 @@ test('patterns match: fields for a match, where each candidate rule stopped for 
   const [hit, miss] = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
   t.is(hit!.ruleId, 'junos-iked/vpn-up');
   t.like(hit!.fields as object, { aaaUser: 'alice', tsRemote: 'ipv4(0,0-65535,10.20.0.5-10.20.0.5)' });
+  // The identity event the line gives, as the bridge would map it.
+  t.like(hit!.identity as object, { event: 'connect (rekey when the session is live)', user: 'alice', ip: '10.20.0.5', vpn: 'ra-vpn' });
   t.is(miss!.ruleId, null);
   t.true(miss!.nearMiss);
   t.like((miss!.misses as object[])[0]!, { ruleId: 'junos-iked/vpn-up', textThere: 'gw name: ra-gw' });
   const piped = await runCli(['patterns', 'match'], { input: `${NOISE}\n${UP}\n` });
   t.deepEqual(piped.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { ruleId: unknown }).ruleId), [null, 'junos-iked/vpn-up']);
+});
+
+test('patterns match: the identity takes the VPN domain from the config, and a match with no identity says why', async (t) => {
+  const dir = tempDir(t);
+  const config = join(dir, 'bridge.yaml');
+  writeFileSync(config, 'vpns:\n  ra-vpn:\n    domain: corp.example\n');
+  const siteToSite = UP.replace('ipv4(0,0-65535,10.20.0.5-10.20.0.5)', 'ipv4(0,0-65535,0.0.0.0-255.255.255.255)');
+  const r = await runCli(['patterns', 'match', '--config', config, UP, siteToSite]);
+  t.is(r.code, 0, r.stderr);
+  const [user, tunnel] = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { identity: Record<string, unknown> });
+  t.like(user!.identity, { user: 'alice', domain: 'corp.example', ip: '10.20.0.5' });
+  t.deepEqual(tunnel!.identity, { skipped: 'no-client-address' });
 });
 
 test('the commands have --help with examples', async (t) => {

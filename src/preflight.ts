@@ -1,0 +1,153 @@
+import { accessSync, constants, statSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { resolveSecret, type Config } from './config.js';
+import { BridgeError, isBridgeError, type ErrorCode } from './errors.js';
+import { createAllowList } from './ingest/allow-list.js';
+import { parseListenUrl } from './ingest/listen-url.js';
+import { loadPatterns } from './patterns/load.js';
+
+/**
+ * Everything `run` refuses before it binds a port, checked at once and reported together: what
+ * `config check` runs, and what `run` runs first, so that a config check that passes means a start
+ * that does not fail on the config (`config check --quiet && systemctl restart` is safe).
+ */
+export interface Problem {
+  /** The config key, dotted (`listen.0`, `devices.srx-hq.senders.1`). */
+  key: string;
+  code: ErrorCode;
+  message: string;
+}
+
+export interface PreflightOptions {
+  /** --listen flags (replace `listen`). */
+  listen?: readonly string[];
+  /** --allow-sender flags (added to `senders.allow`) and --allow-any-sender. */
+  allowSenders?: readonly string[];
+  allowAnySender?: boolean;
+  /** --patterns folders, after the config's. */
+  patternDirs?: readonly string[];
+  /**
+   * Whether the JIMS settings must be complete: true for `run`, false for `run --dry-run`,
+   * 'if-set' (config check) when the config names a JIMS URL.
+   */
+  delivering: boolean | 'if-set';
+  /** --state (replaces `sessions.state`); for a dry run only checked when given. */
+  state?: string;
+}
+
+/** The env variable `run` takes the client secret from when the config names none. */
+const SECRET_ENV = 'PTIM_JIMS_CLIENT_SECRET';
+
+export async function preflight(config: Config, options: PreflightOptions): Promise<Problem[]> {
+  const problems: Problem[] = [];
+  const add = (key: string, error: unknown) => {
+    problems.push({ key, code: isBridgeError(error) ? error.code : 'ERR_CONFIG_INVALID', message: error instanceof Error ? error.message : String(error) });
+  };
+  const usingFlags = options.listen !== undefined && options.listen.length > 0;
+  const listen = usingFlags ? options.listen! : config.listen;
+  const listenKey = (i: number) => (usingFlags ? `--listen ${options.listen![i]}` : `listen.${i}`);
+  if (listen.length === 0) add('listen', new BridgeError('ERR_CONFIG_INVALID', 'No listener: set `listen` (e.g. [udp://0.0.0.0:5514]) or give --listen.'));
+  const transports = new Set<string>();
+  listen.forEach((url, i) => {
+    try {
+      transports.add(parseListenUrl(url).transport);
+    } catch (error) {
+      add(listenKey(i), error);
+    }
+  });
+  if (transports.has('tls') && (config.tls.cert === undefined || config.tls.key === undefined)) {
+    add('tls.cert', new BridgeError('ERR_CONFIG_INVALID', 'A tls:// listener needs a server certificate: set `tls.cert` and `tls.key` (or --tls-cert/--tls-key).'));
+  }
+  for (const key of ['cert', 'key', 'clientCa'] as const) checkReadable(config.tls[key], `tls.${key}`, add);
+
+  const allowAny = config.senders.allowAny || options.allowAnySender === true;
+  const allow = [...config.senders.allow.map((c, i) => [c, `senders.allow.${i}`] as const), ...(options.allowSenders ?? []).map((c) => [c, `--allow-sender ${c}`] as const)];
+  if (allow.length === 0 && !allowAny) {
+    add('senders.allow', new BridgeError('ERR_CONFIG_INVALID', 'The sender allow-list is empty, so every line would be dropped: list your firewalls in `senders.allow` (or --allow-sender CIDR), or accept any sender with --allow-any-sender (`senders.allowAny: true`).'));
+  }
+  for (const [cidr, key] of allow) checkCidr(cidr, key, 'senders.allow', add);
+  for (const [name, device] of Object.entries(config.devices)) {
+    device.senders.forEach((cidr, i) => checkCidr(cidr, `devices.${name}.senders.${i}`, `devices.${name}.senders`, add));
+  }
+
+  if (config.metrics.listen !== undefined) {
+    const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(config.metrics.listen);
+    if (!m || Number(m[3]) > 65535) {
+      add('metrics.listen', new BridgeError('ERR_CONFIG_INVALID', `Expected \`metrics.listen\` HOST:PORT with a port 0-65535 (e.g. 127.0.0.1:9464), got ${JSON.stringify(config.metrics.listen)}.`));
+    }
+  }
+
+  try {
+    loadPatterns({ shipped: config.patterns.shipped, dirs: [...config.patterns.dirs, ...(options.patternDirs ?? [])] });
+  } catch (error) {
+    add('patterns.dirs', error);
+  }
+
+  const jims = config.jims;
+  const delivering = options.delivering === 'if-set' ? jims.url !== undefined : options.delivering;
+  if (delivering) {
+    if (!jims.url) add('jims.url', new BridgeError('ERR_CONFIG_INVALID', 'Expected `jims.url` an https:// URL, got nothing. Set it, or pass --jims-url.'));
+    if (!jims.clientId) add('jims.clientId', new BridgeError('ERR_CONFIG_INVALID', 'Expected `jims.clientId` a non-empty string, got nothing. Set it, or pass --jims-client-id.'));
+    try {
+      await resolveSecret(jims.clientSecret ?? `env:${SECRET_ENV}`, 'jims.clientSecret');
+    } catch (error) {
+      add('jims.clientSecret', error);
+    }
+    checkReadable(jims.ca, 'jims.ca', add);
+    const state = options.state ?? config.sessions.state;
+    checkWritableHome(state, options.state === undefined ? 'sessions.state' : '--state', add);
+  } else if (options.state !== undefined) {
+    checkWritableHome(options.state, '--state', add);
+  }
+  return problems;
+}
+
+/** The problems as one error: each on its line with file:line when the key is in the file. */
+export function preflightError(problems: readonly Problem[], file: string | undefined, lineOf: (key: string) => number | undefined): BridgeError {
+  const lines = problems.map((p) => {
+    const line = p.key.startsWith('-') ? undefined : lineOf(p.key);
+    const where = file === undefined ? '' : `${file}${line === undefined ? '' : `:${line}`}: `;
+    return `  ${where}${p.key}: ${p.code}: ${p.message.replace(/\n/g, '\n    ')}`;
+  });
+  const head = `${problems.length} problem${problems.length === 1 ? '' : 's'}${file === undefined ? '' : ` in ${file}`} (run would refuse to start):`;
+  // A config the operator must fix, whatever each problem's own code: exit status 2.
+  return new BridgeError('ERR_CONFIG_INVALID', `${head}\n${lines.join('\n')}`, { key: problems[0]!.key });
+}
+
+function checkReadable(path: string | undefined, key: string, add: (key: string, error: unknown) => void): void {
+  if (path === undefined) return;
+  try {
+    accessSync(path, constants.R_OK);
+    if (!statSync(path).isFile()) throw Object.assign(new Error('not a file'), { code: 'EISDIR' });
+  } catch (cause) {
+    add(key, new BridgeError('ERR_CONFIG_INVALID', `Cannot read \`${key}\` file ${path}: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}. Check the path and that the bridge's user may read it.`));
+  }
+}
+
+function checkCidr(cidr: string, key: string, listKey: string, add: (key: string, error: unknown) => void): void {
+  try {
+    createAllowList([cidr], false, listKey);
+  } catch (error) {
+    add(key, error);
+  }
+}
+
+/** The state file exists and can be written, or its folder exists and can take it. */
+function checkWritableHome(path: string, key: string, add: (key: string, error: unknown) => void): void {
+  try {
+    accessSync(path, constants.R_OK | constants.W_OK);
+    return;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
+      add(key, new BridgeError('ERR_CONFIG_INVALID', `Cannot write the state file ${path}: ${(error as NodeJS.ErrnoException).code}. Check its owner and mode.`));
+      return;
+    }
+  }
+  const folder = dirname(path);
+  try {
+    accessSync(folder, constants.W_OK);
+  } catch (error) {
+    // run creates missing folders; only an existing folder it may not write into is a problem.
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') add(key, new BridgeError('ERR_CONFIG_INVALID', `Cannot create the state file ${path}: its folder is not writable (${(error as NodeJS.ErrnoException).code}).`));
+  }
+}
