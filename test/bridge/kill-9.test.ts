@@ -57,3 +57,31 @@ test('kill -9 with pushes in flight to a JIMS that stopped answering; restart on
 test('kill -9 while JIMS answers 503 (retries in progress); restart on the same --state: every accepted event arrives', killWhileJimsFails, {
   status: 503,
 });
+
+test('kill -9 in the middle of a catch-up burst (5,000 lines in one write): the burst commits in slices while it is read, and every committed event arrives after the restart', async (t) => {
+  t.timeout(120_000);
+  const dir = tempDir(t, 'ptim-kill9-burst-');
+  const state = join(dir, 'state.db');
+  const { sim, caFile } = await startSim(t, dir);
+  const first = await startBridgeProcess(t, { dir, state, jimsUrl: sim.url, caFile, jims: { timeoutMs: 120_000 } });
+  // Then JIMS slow: nothing is delivered before the kill, the outbox holds what was committed.
+  await sim.setBehaviour({ latencyMs: 600_000 });
+  const BURST = 5000;
+  const sending = first.send(Array.from({ length: BURST }, (_, i) => vpnLine('up', i)));
+  sending.catch(() => {});
+  // The first slice commits long before the burst is all parsed: kill as soon as it shows.
+  await waitUntil(async () => (await first.metric('ptim_bridge_outbox_added_total')) >= 512, 30_000, 'the first slice committed');
+  const committed = await first.metric('ptim_bridge_outbox_added_total');
+  await first.kill9();
+  t.log(`committed before the kill: ${committed} of ${BURST}`);
+
+  await sim.setBehaviour({ latencyMs: 0 });
+  const second = await startBridgeProcess(t, { dir, state, jimsUrl: sim.url, caFile });
+  await waitUntil(() => sim.events().unique >= committed, 60_000, 'every committed event at JIMS');
+  await waitUntil(async () => (await second.metric('ptim_bridge_outbox_backlog')) === 0, 30_000, 'an empty outbox');
+  // What arrived is a prefix of the burst, in order per IP, each IP once (the lines are one per IP).
+  const ips = sim.events().events.map((e) => e.event.ip as string);
+  t.is(new Set(ips).size, sim.events().unique);
+  t.true(sim.events().unique >= committed, `${sim.events().unique} >= ${committed}`);
+  t.is(await second.stop(), 0);
+});
