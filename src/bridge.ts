@@ -22,7 +22,7 @@ import { EventTap, type TapRecord } from './ops/tap.js';
 import { loadPatterns } from './patterns/load.js';
 import { PrintingSink } from './printing-sink.js';
 import { LinePipeline } from './pipeline.js';
-import { replayCaptures, type EventOutput, type ReplayProgress, type ReplaySummary } from './replay/replay-captures.js';
+import { replayCaptures, type CaptureInput, type EventOutput, type ReplayProgress, type ReplaySummary } from './replay/replay-captures.js';
 import { openStateDb, type StateDb } from './state-db.js';
 import { lockState, type StateLock } from './state-lock.js';
 
@@ -232,6 +232,8 @@ export async function startBridge(options: LiveBridgeOptions): Promise<LiveBridg
 
 export interface ReplayRunOptions extends BridgeDeps {
   files: readonly string[];
+  /** Format, export fields, --since/--until, --final-state. */
+  input?: CaptureInput;
   /** Receipt time for year-less RFC 3164 stamps and lines without a time (default: file mtime). */
   now?: number;
   /** State file whose outbox carries the events; default `sessions.state` from the config. */
@@ -284,6 +286,8 @@ export async function runReplay(options: ReplayRunOptions): Promise<DeliveredRep
 
 export interface DryRunReplayOptions extends BridgeDeps {
   files: readonly string[];
+  /** Format, export fields, --since/--until, --final-state. */
+  input?: CaptureInput;
   /** Where the events go (NDJSON on stdout). */
   out: EventOutput;
   now?: number;
@@ -326,7 +330,7 @@ async function replayThroughSessions(
   db: StateDb,
   pipeline: LinePipeline,
   out: EventOutput,
-  options: BridgeDeps & { files: readonly string[]; now?: number; onProgress?: (p: ReplayProgress) => void },
+  options: BridgeDeps & { files: readonly string[]; input?: CaptureInput; now?: number; onProgress?: (p: ReplayProgress) => void },
   mark?: (event: PtimEvent) => PtimEvent,
   hold?: (events: readonly PtimEvent[]) => readonly PtimEvent[],
 ): Promise<ReplaySummary> {
@@ -337,8 +341,10 @@ async function replayThroughSessions(
   sessions.begin();
   try {
     const summary = await replayCaptures({
+      ...options.input,
       files: options.files,
       pipeline,
+      liveSessions: () => sessions.list(),
       out,
       now: options.now,
       maxLineBytes: config.limits.maxMessageBytes,

@@ -60,6 +60,11 @@ export class LinePipeline {
     this.#log = options.log ? new RateLimitedLog(options.log.child({ module: 'pipeline' })) : undefined;
   }
 
+  /** Where zone-less times are read (replay reads export records' times in it too). */
+  get zones(): ZoneResolver | undefined {
+    return this.#zones;
+  }
+
   /** The pattern set's literals: a message containing none of them is noise. */
   get literals(): readonly string[] {
     return this.#patterns.literals;

@@ -104,3 +104,10 @@ test('pipeline: with the shipped pattern files (loadPatterns)', async (t) => {
   t.like(shipped.process(message(chassis)), { kind: 'candidate', candidate: { device: 'srx-dc' } });
   t.deepEqual(shipped.process(message('<14>Mar 14 09:02:11 srx-hq RT_FLOW: RT_FLOW_SESSION_CREATE: session created')), { kind: 'noise' });
 });
+
+test('pipeline: RFC 5424 as rsyslog forwards it (two spaces before MSG) is still the tag\'s message', async (t) => {
+  const { loadPatterns } = await import('../src/patterns/load.js');
+  const shipped = new LinePipeline({ patterns: loadPatterns() });
+  const line = `<30>1 2026-03-14T09:02:11.000Z srx-hq iked 4242 IKE_VPN_UP_ALARM_USER -  IKE_VPN_UP_ALARM_USER: ${UP_BODY}`;
+  t.like(shipped.process(message(line)), { kind: 'candidate', candidate: { user: 'alice', device: 'srx-hq' } });
+});

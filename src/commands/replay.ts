@@ -6,6 +6,8 @@ import type { ReplayProgress } from '../replay/replay-captures.js';
 import { NdjsonWriter } from '../replay/ndjson-writer.js';
 import { formatProgress, formatSummary } from '../replay/report.js';
 import { deliveryLine } from './delivery-line.js';
+import type { CaptureInput } from '../replay/replay-captures.js';
+import { FIELD_ROLES, INPUT_FORMATS, parseFieldOption, parseFormatOption, type FieldNames } from '../replay/input-format.js';
 
 interface ReplayOptions extends DeliveryFlags {
   dryRun?: boolean;
@@ -14,6 +16,12 @@ interface ReplayOptions extends DeliveryFlags {
   now?: string;
   progress?: boolean;
   state?: string;
+  format: string;
+  field: FieldNames;
+  since?: string;
+  until?: string;
+  finalState?: boolean;
+  timezone?: string;
 }
 
 // Progress is worth a line on a terminal only when the input takes more than a moment.
@@ -23,13 +31,19 @@ const PROGRESS_INTERVAL_MS = 500;
 export function registerReplayCommand(program: Command): void {
   const command = program
     .command('replay')
-    .description('Replay captures through the pipeline and deliver their events to JIMS (flag `replayed`), or print them with --dry-run. Captures: syslog text in any line form (plain, gzip, - for standard input) or pcap/pcapng of syslog over UDP.')
-    .argument('<files...>', 'capture files; gzip and pcap/pcapng are recognised by content; - reads standard input')
+    .description('Replay captures through the pipeline and deliver their events to JIMS (flag `replayed`), or print them with --dry-run. Captures: syslog text in any line form (journalctl short-full/short-unix too), JSON-lines exports (Elastic/Filebeat, Graylog, journalctl -o json, Splunk), CSV exports (Splunk _raw), pcap/pcapng of syslog over UDP or TCP; plain or gzip/xz/bzip2/zstd; - for standard input.')
+    .argument('<files...>', 'capture files; format and compression are recognised by content; - reads standard input')
     .option('--dry-run', 'print the PTIM events as NDJSON on stdout instead of delivering them')
     .option('-p, --patterns <dir>', 'extra pattern folder (repeatable; overrides shipped rules by id)', repeatable, [])
     .option('-c, --config <file>', 'YAML config (jims, vpns.<name>.domain aliases, patterns, limits)')
     .option('--now <time>', 'receipt time for text lines (ISO 8601): decides the year of RFC 3164 times and stands in for lines without one; default: the file\'s modification time (packet captures use each packet\'s time)')
     .option('--state <file>', 'with --dry-run: session state file to use and keep (a later replay with the same file continues its sessions; default: a temporary one). Delivering: the state file whose durable outbox carries the events (default: sessions.state)')
+    .option('--format <kind>', `how to read the captures: ${INPUT_FORMATS.join(', ')} (auto: from each file's content)`, 'auto')
+    .option('--field <role=name>', `export field for a role (repeatable; roles: ${FIELD_ROLES.join(', ')}; JSON names may be dotted paths; an empty name turns the role off)`, (v: string, prev: FieldNames) => parseFieldOption(v, prev), {} as FieldNames)
+    .option('--since <time>', 'apply only lines timed at or after this (ISO 8601; without an offset read in `timezone`)')
+    .option('--until <time>', 'apply only lines timed before this (ISO 8601; without an offset read in `timezone`)')
+    .option('--final-state', 'deliver (or print) only what JIMS must hold when the captures end: the connect of each session still live; nothing of sessions that ended')
+    .option('--timezone <zone>', 'IANA zone for zone-less times (RFC 3164, log files, journalctl short-full) of devices without devices.<name>.timezone; overrides config `timezone`')
     .option('--no-progress', 'no progress line on a terminal');
   addDeliveryOptions(command, { state: false })
     .addHelpText('after', `
@@ -42,6 +56,12 @@ and exits 1 (ERR_JIMS_REJECTED) when JIMS refused some: they wait in \`ptim-brid
 The client secret comes from jims.clientSecret in the config or the PTIM_JIMS_CLIENT_SECRET
 environment variable. Do not point --state at the file of a running bridge: it is locked.
 
+Formats (README "Replay formats"): text lines in any syslog form; JSON lines, whose layout comes
+from the first record (MESSAGE -> journalctl -o json, result._raw -> Splunk, message + @timestamp
+-> Elastic/Filebeat, message + source -> Graylog); CSV whose header names _raw (Splunk). An export's
+time field wins over the line's own header time; its host and daemon fill in what the line lacks.
+Binary or unrecognised input stops the replay with ERR_INPUT_FORMAT (exit 1), naming the file.
+
 Output: with --dry-run one event per line on stdout; always a summary (lines read, matches per rule,
 skipped matches by reason, near misses with the first ones verbatim, events by state, lines/s) on stderr.
 
@@ -51,6 +71,14 @@ Examples:
   $ zcat old.gz | ptim-bridge replay --dry-run - | jq -r 'select(.state=="connect") | .user'
   $ ptim-bridge replay --dry-run --now 2026-03-15T00:00:00Z fixtures/replay-iked.log
   $ ptim-bridge replay --dry-run syslog-udp514.pcapng
+  $ ptim-bridge replay --dry-run --no-progress /var/log/messages.1.xz > events.ndjson
+  $ journalctl -o json -t iked --since today | ptim-bridge replay --dry-run -
+  $ ptim-bridge replay --dry-run --format csv --field raw=_raw --field time=_time splunk-export.csv
+  $ ptim-bridge replay --dry-run --format json --field raw=msg --field host=device --field time= export.ndjson.zst
+  $ ptim-bridge replay --dry-run --timezone Europe/Paris /var/log/remote/srx-hq.log.bz2
+  $ ptim-bridge replay --dry-run --since 2026-03-14T08:00:00Z --until 2026-03-14T12:00:00Z messages.gz
+  $ ptim-bridge replay --final-state --jims-url https://jims.example --jims-secondary-url https://jims2.example \\
+      --jims-client-id bridge --state live.db outage.log
   $ ptim-bridge replay --dry-run --state day.db morning.log && ptim-bridge replay --dry-run --state day.db afternoon.log
   $ PTIM_JIMS_CLIENT_SECRET=... ptim-bridge replay --jims-url https://jims.example --jims-client-id bridge \\
       --jims-ca jims-ca.pem --state backfill.db /var/log/messages.0.gz`)
@@ -65,13 +93,31 @@ Examples:
         if (!Number.isFinite(now)) throw new BridgeError('ERR_USAGE', `Expected --now as an ISO 8601 time like 2026-03-15T00:00:00Z, got ${JSON.stringify(opts.now)}.`);
       }
       if (files.filter((f) => f === '-').length > 1) throw new BridgeError('ERR_USAGE', 'Standard input (-) can be given only once.');
-      const config = loadConfig(opts.config);
+      const loaded = loadConfig(opts.config);
+      const [{ canonicalTimeZone, zoneClock }, { recordTime }] = await Promise.all([import('../ingest/time-zone.js'), import('../replay/export-records.js')]);
+      if (opts.timezone !== undefined && canonicalTimeZone(opts.timezone) === undefined) {
+        throw new BridgeError('ERR_USAGE', `Expected --timezone an IANA time zone name like Europe/Paris or UTC, got ${JSON.stringify(opts.timezone)}.`);
+      }
+      // The flag stands in for the config key (devices.<name>.timezone still wins for its device).
+      const config = opts.timezone === undefined ? loaded : Object.freeze({ ...loaded, timezone: opts.timezone });
+      const instant = (flag: string, value: string | undefined): number | undefined => {
+        if (value === undefined) return undefined;
+        const t = recordTime(value, zoneClock(config.timezone));
+        if (t === undefined) throw new BridgeError('ERR_USAGE', `Expected ${flag} as an ISO 8601 time like 2026-03-14T08:00:00Z (or 2026-03-14T09:00:00, read in timezone ${config.timezone}), got ${JSON.stringify(value)}.`);
+        return t;
+      };
+      const since = instant('--since', opts.since);
+      const until = instant('--until', opts.until);
+      if (since !== undefined && until !== undefined && until <= since) {
+        throw new BridgeError('ERR_USAGE', `Expected --until after --since, got --since ${opts.since} and --until ${opts.until}.`);
+      }
+      const input: CaptureInput = { format: parseFormatOption(opts.format), fields: opts.field, since, until, finalState: opts.finalState === true };
       const progress = opts.progress !== false && process.stderr.isTTY ? progressPrinter() : undefined;
       if (!opts.dryRun) {
         const delivering = applyDeliveryFlags(config, { ...opts, state: undefined });
         const log = createLogger({ destination: 'stderr', level: delivering.log.level });
         const summary = await runReplay({
-          config: delivering, log, registry: createRegistry(), files, now, state: opts.state, patternDirs: opts.patterns,
+          config: delivering, log, registry: createRegistry(), files, input, now, state: opts.state, patternDirs: opts.patterns,
           onProgress: progress?.update,
           onWaiting: (backlog) => progress?.message(`waiting for JIMS to take the last ${backlog} events`),
         });
@@ -93,7 +139,7 @@ Examples:
       }
       const summary = await runDryRunReplay({
         config, log: createLogger({ destination: 'stderr', level: config.log.level }), registry: createRegistry(),
-        files, now, state: opts.state, patternDirs: opts.patterns, out: new NdjsonWriter(process.stdout), onProgress: progress?.update,
+        files, input, now, state: opts.state, patternDirs: opts.patterns, out: new NdjsonWriter(process.stdout), onProgress: progress?.update,
       });
       progress?.done();
       process.stderr.write(formatSummary(summary));

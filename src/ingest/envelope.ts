@@ -107,10 +107,11 @@ function parse(input: string, receivedAt: number, zones: ZoneResolver | undefine
   } else if ((m = JOURNAL_FULL.exec(s))) {
     const reading = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]), fraction(m[7]));
     const offset = zoneOffsetMs(m[8]!);
-    // An abbreviation (CET, EST) names no zone for sure: the configured zone reads it.
+    // An abbreviation (CET, EST) names no zone for sure. It is the zone journalctl ran in, not the
+    // device's: the global `timezone` reads it.
     if (offset !== undefined) time = dateOrUndefined(reading - offset);
     else {
-      wall = 'reading';
+      wall = 'collector';
       wallMs = reading;
     }
     fullTime = true;
@@ -146,14 +147,17 @@ function parse(input: string, receivedAt: number, zones: ZoneResolver | undefine
   // A line that starts at the host (no time, no PRI) is a log-file line, not a bare message.
   if (env.format === 'bare' && env.app !== undefined) env.format = 'file';
   if (wall !== undefined) {
-    const t = readWall(wall, m!, wallMs, receivedAt, zones?.zoneFor(env.host));
+    const t = readWall(wall, m!, wallMs, receivedAt, zones?.zoneFor(wall === 'collector' ? undefined : env.host));
     if (t !== undefined) env.time = t;
   }
   return env;
 }
 
-/** How a zone-less time is completed: BSD (year from receipt), clock only (date from receipt), or a full reading. */
-type Wall = 'bsd' | 'clock' | 'reading';
+/**
+ * How a zone-less time is completed: BSD (year from receipt), clock only (date from receipt), a full
+ * reading, or a full reading in the collector's zone (journalctl's), not the device's.
+ */
+type Wall = 'bsd' | 'clock' | 'reading' | 'collector';
 
 function readWall(wall: Wall, m: RegExpExecArray, wallMs: number, receivedAt: number, zone: ZoneClock | undefined): Date | undefined {
   switch (wall) {
@@ -162,6 +166,7 @@ function readWall(wall: Wall, m: RegExpExecArray, wallMs: number, receivedAt: nu
     case 'clock':
       return clockTime(Number(m[1]), Number(m[2]), Number(m[3]), m[4], receivedAt, zone);
     case 'reading':
+    case 'collector':
       return dateOrUndefined(zone === undefined ? wallMs : zone.toUtc(wallMs));
     default:
       return wall satisfies never;
@@ -238,7 +243,9 @@ function parse5424(s: string, pri: number, zones: ZoneResolver | undefined): Env
     }
     env.structuredData = s.slice(start, pos);
   }
-  let msg = s.charCodeAt(pos) === 32 ? s.slice(pos + 1) : s.slice(pos);
+  // One space ends the structured data; rsyslog's RFC 5424 forwarding writes another before MSG.
+  let msg = s.slice(pos);
+  while (msg.charCodeAt(0) === 32) msg = msg.slice(1);
   if (msg.charCodeAt(0) === 0xfeff) msg = msg.slice(1);
   env.msg = msg;
   const tag = TAG.exec(msg);

@@ -1,24 +1,40 @@
+import { splitDatagram, type DatagramSink } from '../ingest/datagram.js';
+import { TcpStreams, type TcpCounts } from './tcp-streams.js';
+
 /**
- * Syslog-over-UDP messages out of packet captures (pcap and pcapng, either byte order), streamed
- * chunk by chunk. Each UDP payload is one syslog message; its sender is the packet's source
- * address and its receipt time the capture timestamp, which is exactly what a live listener would
- * have seen. TCP syslog would need stream reassembly and RFC 6587 framing: such packets, IP
- * fragments and other protocols are counted, not decoded.
+ * Syslog messages out of packet captures (pcap and pcapng, either byte order), streamed chunk by
+ * chunk: each message with the packet's source address as sender and the capture timestamp as
+ * receipt time, exactly what a live listener would have seen. UDP datagrams are split by the live
+ * listener's splitter (src/ingest/datagram.ts: several lines in one datagram are several
+ * messages); TCP is reassembled per stream and framed as RFC 6587 (src/replay/tcp-streams.ts).
+ * IP fragments and other protocols are counted, not decoded.
  */
 
 export interface PcapMessage {
   data: Buffer;
   sender: string;
   receivedAt: number;
+  transport: 'udp' | 'tcp';
 }
 
 export interface PcapCounts {
   packets: number;
+  /** UDP datagrams. */
   udp: number;
-  /** TCP segments (not reassembled), fragments, unknown link or network types. */
+  /** Syslog messages out of UDP datagrams and TCP streams (counted as lines). */
+  messages: number;
+  /** Fragments, unknown link or network types, other protocols, outgoing copies of `-i any`. */
   skipped: number;
   /** Records or blocks that could not be parsed. */
   malformed: number;
+  /** UDP messages over limits.maxMessageBytes, dropped. */
+  tooLong: number;
+  tcp: TcpCounts;
+}
+
+export interface PcapParserOptions {
+  /** Longest message taken (limits.maxMessageBytes); longer ones are dropped and counted. */
+  maxMessageBytes?: number;
 }
 
 /** True when the first bytes are a pcap or pcapng file header. */
@@ -29,13 +45,18 @@ export function isPacketCapture(head: Buffer): boolean {
 }
 
 /**
- * Stateful parser: `push` chunks in order; `onMessage` gets each UDP payload (a copy-free view,
- * valid during the call). Never throws on malformed input: it counts it and stops at a broken
+ * Stateful parser: `push` chunks in order, then `end`; `onMessage` gets each syslog message (a
+ * view, valid during the call). Never throws on malformed input: it counts it and stops at a broken
  * record (the rest of a corrupt file cannot be framed reliably).
  */
 export class PcapParser {
-  readonly counts: PcapCounts = { packets: 0, udp: 0, skipped: 0, malformed: 0 };
+  readonly counts: PcapCounts;
   readonly #onMessage: (m: PcapMessage) => void;
+  readonly #maxMessageBytes: number;
+  readonly #tcp: TcpStreams;
+  readonly #udpSink: DatagramSink;
+  #udpSender = '';
+  #udpTime = 0;
   #pending: Buffer = Buffer.alloc(0);
   #kind: 'unknown' | 'pcap' | 'pcapng' | 'broken' = 'unknown';
   #le = true;
@@ -45,8 +66,23 @@ export class PcapParser {
   #interfaces: Array<{ linkType: number; ticksPerSecond: number }> = [];
   #lastTime = 0;
 
-  constructor(onMessage: (m: PcapMessage) => void) {
+  constructor(onMessage: (m: PcapMessage) => void, options: PcapParserOptions = {}) {
     this.#onMessage = onMessage;
+    this.#maxMessageBytes = options.maxMessageBytes ?? 64 * 1024;
+    this.#tcp = new TcpStreams((m) => {
+      this.counts.messages++;
+      this.#onMessage({ data: m.data, sender: m.sender, receivedAt: m.receivedAt, transport: 'tcp' });
+    }, { maxMessageBytes: this.#maxMessageBytes });
+    this.counts = { packets: 0, udp: 0, messages: 0, skipped: 0, malformed: 0, tooLong: 0, tcp: this.#tcp.counts };
+    this.#udpSink = {
+      message: (data) => {
+        this.counts.messages++;
+        this.#onMessage({ data, sender: this.#udpSender, receivedAt: this.#udpTime, transport: 'udp' });
+      },
+      tooLong: () => {
+        this.counts.tooLong++;
+      },
+    };
   }
 
   push(chunk: Buffer): void {
@@ -62,10 +98,11 @@ export class PcapParser {
     this.#pending = pos >= buf.length ? Buffer.alloc(0) : Buffer.from(buf.subarray(pos));
   }
 
-  /** Ends the input: a truncated last record is counted as malformed. */
+  /** Ends the input: a truncated last record is counted as malformed; open TCP streams end. */
   end(): void {
     if (this.#pending.length > 0 && this.#kind !== 'broken') this.counts.malformed++;
     this.#pending = Buffer.alloc(0);
+    this.#tcp.end();
   }
 
   /** Parses one header/record/block at pos; returns bytes used, 0 when more input is needed. */
@@ -181,10 +218,13 @@ export class PcapParser {
         break;
       }
       case 113: // Linux cooked capture (SLL)
+        // `tcpdump -i any` sees a loopback packet twice, going out and coming in: keep what came in.
+        if (frame.length >= 2 && frame.readUInt16BE(0) === PACKET_OUTGOING) return this.#skip();
         etherType = frame.length >= 16 ? frame.readUInt16BE(14) : -1;
         ip = frame.subarray(16);
         break;
       case 276: // SLL2
+        if (frame.length >= 11 && frame[10] === PACKET_OUTGOING) return this.#skip();
         etherType = frame.length >= 20 ? frame.readUInt16BE(0) : -1;
         ip = frame.subarray(20);
         break;
@@ -210,33 +250,59 @@ export class PcapParser {
     const version = ip[0]! >> 4;
     let payload: Buffer;
     let sender: string;
+    let protocol: number;
+    let dst: Buffer;
     if (version === 4) {
       const ihl = (ip[0]! & 0x0f) * 4;
       if (ip.length < ihl + 8 || ihl < 20) return this.#skip();
       const flagsFrag = ip.readUInt16BE(6);
       // A fragment (more-fragments set or an offset) cannot be read alone.
       if ((flagsFrag & 0x2000) !== 0 || (flagsFrag & 0x1fff) !== 0) return this.#skip();
-      if (ip[9] !== 17) return this.#skip();
+      protocol = ip[9]!;
+      // The IP length, not the frame's: Ethernet pads short frames with zeros.
       const total = Math.min(ip.readUInt16BE(2) || ip.length, ip.length);
       payload = ip.subarray(ihl, total);
       sender = `${ip[12]}.${ip[13]}.${ip[14]}.${ip[15]}`;
+      dst = ip.subarray(16, 20);
     } else if (version === 6) {
       if (ip.length < 48) return this.#skip();
-      if (ip[6] !== 17) return this.#skip(); // extension headers: not followed (rare for syslog)
+      protocol = ip[6]!; // extension headers: not followed (rare for syslog)
       payload = ip.subarray(40, Math.min(40 + ip.readUInt16BE(4), ip.length));
       sender = ipv6Text(ip.subarray(8, 24));
+      dst = ip.subarray(24, 40);
     } else {
       return this.#skip();
     }
-    if (payload.length < 8) return this.#skip();
-    const udpLen = payload.readUInt16BE(4);
-    let data = payload.subarray(8, udpLen >= 8 ? Math.min(udpLen, payload.length) : payload.length);
-    // Senders end a datagram with LF, CRLF or NUL now and then; the message is without them.
-    let end = data.length;
-    while (end > 0 && (data[end - 1] === 0x0a || data[end - 1] === 0x0d || data[end - 1] === 0x00)) end--;
-    data = data.subarray(0, end);
-    this.counts.udp++;
-    this.#onMessage({ data, sender, receivedAt });
+    if (protocol === 17) {
+      if (payload.length < 8) return this.#skip();
+      const udpLen = payload.readUInt16BE(4);
+      const data = payload.subarray(8, udpLen >= 8 ? Math.min(udpLen, payload.length) : payload.length);
+      this.counts.udp++;
+      this.#udpSender = sender;
+      this.#udpTime = receivedAt;
+      splitDatagram(data, this.#maxMessageBytes, this.#udpSink);
+      return;
+    }
+    if (protocol === 6) {
+      if (payload.length < 20) return this.#skip();
+      const offset = (payload[12]! >> 4) * 4;
+      if (offset < 20 || offset > payload.length) return this.#skip();
+      const flags = payload[13]!;
+      this.#tcp.segment({
+        src: sender,
+        srcPort: payload.readUInt16BE(0),
+        dst: dst.length === 4 ? `${dst[0]}.${dst[1]}.${dst[2]}.${dst[3]}` : ipv6Text(dst),
+        dstPort: payload.readUInt16BE(2),
+        seq: payload.readUInt32BE(4),
+        fin: (flags & 0x01) !== 0,
+        syn: (flags & 0x02) !== 0,
+        rst: (flags & 0x04) !== 0,
+        payload: payload.subarray(offset),
+        time: receivedAt,
+      });
+      return;
+    }
+    return this.#skip();
   }
 
   #skip(): void {
@@ -257,6 +323,9 @@ export class PcapParser {
     return this.#le ? b.readUInt16LE(p) : b.readUInt16BE(p);
   }
 }
+
+/** Linux packet type of a frame the capturing host sent (linux/if_packet.h). */
+const PACKET_OUTGOING = 4;
 
 /** RFC 5952 text of a 16-byte IPv6 address (longest run of zero groups compressed). */
 export function ipv6Text(b: Buffer): string {

@@ -15,9 +15,23 @@ export function formatSummary(s: ReplaySummary): string {
   const out: string[] = [];
   const mb = (s.bytes / 1e6).toFixed(1);
   out.push(`replay: ${n(s.files)} file${s.files === 1 ? '' : 's'}, ${n(s.lines)} lines (${mb} MB) in ${(s.elapsedMs / 1000).toFixed(2)} s: ${n(linesPerSecond(s))} lines/s`);
+  const inputs = Object.entries(s.inputs ?? {}).sort(([a], [b]) => a.localeCompare(b));
+  // Plain syslog text needs no word; anything else says how it was read.
+  if (inputs.some(([kind]) => kind !== 'syslog')) out.push(`input: ${inputs.map(([kind, c]) => `${kind} ${n(c)}`).join(', ')}`);
   if (s.packets) {
     const p = s.packets;
-    out.push(`packets: ${n(p.packets)}, syslog over UDP ${n(p.udp)} (counted as lines), skipped ${n(p.skipped)} (TCP, fragments, other protocols), malformed ${n(p.malformed)}`);
+    out.push(`packets: ${n(p.packets)}, UDP datagrams ${n(p.udp)}, TCP streams ${n(p.tcp.streams)} (${n(p.tcp.segments)} segments), syslog messages ${n(p.messages)} (counted as lines), skipped ${n(p.skipped)} (fragments, other protocols), malformed ${n(p.malformed)}`);
+    const t = p.tcp;
+    const troubles = ([
+      ['retransmitted', t.retransmitted], ['gaps (lost segments; the message cut was dropped)', t.gaps], ['joined mid-stream', t.midstream],
+      ['bad framing (rest of stream unread)', t.badFraming], ['cut frames dropped', t.truncated], ['TLS (encrypted, unreadable)', t.tls],
+    ] as const).filter(([, c]) => c > 0);
+    if (troubles.length > 0) out.push(`TCP: ${troubles.map(([what, c]) => `${what} ${n(c)}`).join(', ')}`);
+  }
+  if (s.records) {
+    const r = s.records;
+    out.push(`records: ${n(r.read)}, without text ${n(r.noText)}, unreadable time ${n(r.badTime)}, malformed ${n(r.malformed)}`);
+    for (const e of r.examples) out.push(`  | ${printable(e)}`);
   }
   const matched = Object.entries(s.matched).sort(([a], [b]) => a.localeCompare(b));
   const totalMatched = matched.reduce((sum, [, c]) => sum + c, 0);
@@ -41,6 +55,8 @@ export function formatSummary(s: ReplaySummary): string {
     const total = ignored.reduce((sum, [, c]) => sum + c, 0);
     out.push(`ignored by the session table (no event): ${n(total)}${ignored.length > 0 ? ` (${ignored.map(([r, c]) => `${r} ${n(c)}`).join(', ')})` : ''}`);
   }
+  if (s.outOfRange) out.push(`outside --since/--until (not applied): ${n(s.outOfRange.before)} before, ${n(s.outOfRange.after)} after`);
+  if (s.finalState) out.push(`--final-state: ${n(s.finalState.live)} session${s.finalState.live === 1 ? '' : 's'} live at the end (their connects are the output); ${n(s.finalState.withheld)} events of the capture held back`);
   out.push(`events: connect ${n(s.events.connect)}, disconnect ${n(s.events.disconnect)}, rekey ${n(s.events.rekey)}`);
   if (s.oversized > 0) out.push(`oversized lines dropped: ${n(s.oversized)}`);
   if (s.outputClosed) out.push('stopped early: the reader of standard output went away; the figures cover the lines read until then');
@@ -61,7 +77,7 @@ export function formatRejected(s: Pick<ReplaySummary, 'rejected' | 'rejectedExam
     const rules = Object.entries(byRule).sort(([a], [b]) => a.localeCompare(b)).map(([id, c]) => `${id} ${n(c)}`).join(', ');
     out.push(`  ${reason}  ${n(count)}  (${rules})`);
   }
-  for (const e of s.rejectedExamples) out.push(`  | ${e.reason}: ${printable(e.text)}`);
+  for (const e of s.rejectedExamples) out.push(`  | ${e.reason}${e.where ? ` (${printable(e.where)})` : ''}: ${printable(e.text)}`);
   return out;
 }
 
@@ -73,11 +89,12 @@ export function formatProgress(p: ReplayProgress): string {
 }
 
 /**
- * Untrusted text made safe for a terminal: control characters (an ESC could rewrite the screen)
- * shown as \xNN, and long lines cut.
+ * Untrusted text made safe for a terminal: control characters (an ESC could rewrite the screen, a
+ * line break fake a line of the report) shown as \xNN, tabs kept, and long lines cut.
  */
 export function printable(text: string, max = 400): string {
   // eslint-disable-next-line no-control-regex
-  const safe = text.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  // A line break too: a forged second line in an example must not read as a line of the report.
+  const safe = text.replace(/[\u0000-\u0008\u000a-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
   return safe.length > max ? `${safe.slice(0, max)}... (${safe.length - max} more characters)` : safe;
 }

@@ -18,13 +18,14 @@ export interface ScanCounts {
 
 /**
  * Stateful scanner over the chunks of one input. Feed chunks in order with `push`, then `end`.
- * `onHit` gets each line (without LF/CRLF) that contains a literal, in input order; the buffer is a
- * view into the chunk, valid only during the call (copy it to keep it).
+ * `onHit` gets each line (without LF/CRLF) that contains a literal, in input order, with its line
+ * number (1-based, for `file:line` in reports); the buffer is a view into the chunk, valid only
+ * during the call (copy it to keep it).
  */
 export class ChunkScanner {
   readonly #literals: readonly Buffer[];
   readonly #maxLineBytes: number;
-  readonly #onHit: (line: Buffer) => void;
+  readonly #onHit: (line: Buffer, lineNo: number) => void;
   // Bytes of the current unfinished line from earlier chunks.
   #carry: Buffer[] = [];
   #carryBytes = 0;
@@ -34,7 +35,7 @@ export class ChunkScanner {
   // Per literal: next known occurrence in the current chunk (-1 none left).
   readonly #next: number[];
 
-  constructor(literals: readonly string[], onHit: (line: Buffer) => void, options: { maxLineBytes?: number } = {}) {
+  constructor(literals: readonly string[], onHit: (line: Buffer, lineNo: number) => void, options: { maxLineBytes?: number } = {}) {
     this.#literals = [...new Set(literals)].filter((l) => l !== '').map((l) => Buffer.from(l, 'utf8'));
     this.#next = this.#literals.map(() => -1);
     this.#maxLineBytes = options.maxLineBytes ?? 64 * 1024;
@@ -72,7 +73,9 @@ export class ChunkScanner {
 
   /** Complete lines in chunk[from, to) (to is just past an LF). */
   #scanLines(chunk: Buffer, from: number, to: number): void {
-    this.counts.lines += countLf(chunk, from, to);
+    // Lines are counted as the hits go (LFs up to each hit's line), then to the end: one pass.
+    let lines = this.counts.lines;
+    let counted = from;
     const literals = this.#literals;
     const next = this.#next;
     for (let i = 0; i < literals.length; i++) next[i] = chunk.indexOf(literals[i]!, from);
@@ -88,17 +91,20 @@ export class ChunkScanner {
         }
         if (at >= 0 && at < to && (hit < 0 || at < hit)) hit = at;
       }
-      if (hit < 0) return;
+      if (hit < 0) break;
       const lineStart = hit === 0 ? 0 : chunk.lastIndexOf(LF, hit - 1) + 1;
       const lf = chunk.indexOf(LF, hit);
       const lineEnd = lf < 0 || lf >= to ? to : lf;
       pos = lineEnd + 1;
       if (lineStart < from) continue; // cannot happen: from is a line start; kept as a guard
-      this.#emit(chunk.subarray(lineStart, lineEnd));
+      lines += countLf(chunk, counted, lineStart);
+      counted = lineStart;
+      this.#emit(chunk.subarray(lineStart, lineEnd), lines + 1);
     }
+    this.counts.lines = lines + countLf(chunk, counted, to);
   }
 
-  #emit(line: Buffer): void {
+  #emit(line: Buffer, lineNo: number): void {
     let end = line.length;
     if (end > 0 && line[end - 1] === CR) end--;
     if (end > this.#maxLineBytes) {
@@ -106,7 +112,7 @@ export class ChunkScanner {
       return;
     }
     this.counts.hits++;
-    this.#onHit(end === line.length ? line : line.subarray(0, end));
+    this.#onHit(end === line.length ? line : line.subarray(0, end), lineNo);
   }
 
   #hold(bytes: Buffer): void {
@@ -136,7 +142,7 @@ export class ChunkScanner {
     this.#carryBytes = 0;
     for (const literal of this.#literals) {
       if (line.indexOf(literal) >= 0) {
-        this.#emit(line);
+        this.#emit(line, this.counts.lines);
         return;
       }
     }

@@ -1,6 +1,7 @@
 /**
- * Builds small packet captures for tests (no tcpdump on the test machines): Ethernet (optionally
- * VLAN-tagged) + IPv4/IPv6 + UDP frames, written as pcap (either byte order) or pcapng.
+ * Builds small packet captures for tests: Ethernet (optionally VLAN-tagged) + IPv4/IPv6 + UDP or
+ * TCP frames, written as pcap (either byte order) or pcapng. (Captures tcpdump made of real
+ * traffic are in fixtures/replay-formats/; these cover what a real capture rarely shows on demand.)
  */
 export interface TestPacket {
   src: string;
@@ -11,6 +12,12 @@ export interface TestPacket {
   protocol?: 'udp' | 'tcp';
   vlan?: boolean;
   fragment?: boolean;
+  /** TCP only: source port, sequence number and flags. */
+  srcPort?: number;
+  seq?: number;
+  flags?: { syn?: boolean; fin?: boolean; rst?: boolean };
+  /** Zero bytes after the IP packet (Ethernet pads short frames to 60 bytes). */
+  padding?: number;
 }
 
 function ipv4Bytes(a: string): Buffer {
@@ -29,11 +36,22 @@ function ipv6Bytes(a: string): Buffer {
 
 export function frame(p: TestPacket): Buffer {
   const payload = Buffer.isBuffer(p.payload) ? p.payload : Buffer.from(p.payload);
-  const udp = Buffer.alloc(8);
-  udp.writeUInt16BE(51514, 0);
-  udp.writeUInt16BE(514, 2);
-  udp.writeUInt16BE(8 + payload.length, 4);
-  const l4 = Buffer.concat([udp, payload]);
+  let l4: Buffer;
+  if (p.protocol === 'tcp') {
+    const tcp = Buffer.alloc(20);
+    tcp.writeUInt16BE(p.srcPort ?? 40000, 0);
+    tcp.writeUInt16BE(514, 2);
+    tcp.writeUInt32BE((p.seq ?? 1) >>> 0, 4);
+    tcp[12] = 5 << 4;
+    tcp[13] = (p.flags?.fin ? 0x01 : 0) | (p.flags?.syn ? 0x02 : 0) | (p.flags?.rst ? 0x04 : 0) | 0x10;
+    l4 = Buffer.concat([tcp, payload]);
+  } else {
+    const udp = Buffer.alloc(8);
+    udp.writeUInt16BE(p.srcPort ?? 51514, 0);
+    udp.writeUInt16BE(514, 2);
+    udp.writeUInt16BE(8 + payload.length, 4);
+    l4 = Buffer.concat([udp, payload]);
+  }
   const proto = p.protocol === 'tcp' ? 6 : 17;
   let ip: Buffer;
   let etherType: number;
@@ -67,7 +85,7 @@ export function frame(p: TestPacket): Buffer {
   } else {
     eth.writeUInt16BE(etherType, 12);
   }
-  return Buffer.concat([eth, ip]);
+  return Buffer.concat([eth, ip, Buffer.alloc(p.padding ?? 0)]);
 }
 
 export function pcap(packets: readonly TestPacket[], options: { bigEndian?: boolean } = {}): Buffer {

@@ -65,6 +65,7 @@ test('report: near-miss text is made safe for a terminal', async (t) => {
   const { printable } = await import('../../src/replay/report.js');
   t.is(printable('a\u001b[2Jb\u0007c\td'), 'a\\x1b[2Jb\\x07c\td');
   t.is(printable('x'.repeat(10), 4), 'xxxx... (6 more characters)');
+  t.is(printable('eve\n<30>forged\r'), 'eve\\x0a<30>forged\\x0d', 'a line break cannot fake a line of the report');
 });
 
 test('dry run: a reader that goes away stops the replay quietly', async (t) => {

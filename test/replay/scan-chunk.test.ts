@@ -88,3 +88,18 @@ test('countLf counts within the range only', (t) => {
   t.is(countLf(b, 1, 3), 1);
   t.is(countLf(b, 5, 5), 0);
 });
+
+test('scanner: each hit comes with its line number, across chunks and carried lines', (t) => {
+  const text = 'a\nVPN_UP_ALARM 2\nb\nc\nx VPN_DOWN_ALARM 5\n\nlast VPN_UP_ALARM';
+  const want = [[2, 'VPN_UP_ALARM 2'], [5, 'x VPN_DOWN_ALARM 5'], [7, 'last VPN_UP_ALARM']];
+  const bytes = Buffer.from(text);
+  for (let cut = 0; cut <= bytes.length; cut++) {
+    const got: Array<[number, string]> = [];
+    const s = new ChunkScanner(LITERALS, (line, n) => got.push([n, line.toString()]));
+    s.push(bytes.subarray(0, cut));
+    s.push(bytes.subarray(cut));
+    s.end();
+    t.deepEqual(got, want, `cut at ${cut}`);
+    t.is(s.counts.lines, 7);
+  }
+});
