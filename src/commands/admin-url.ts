@@ -3,7 +3,7 @@ import { BridgeError } from '../errors.js';
 /**
  * The URL of `path` on a running bridge's metrics/admin listener: `--url` (its base, e.g.
  * http://127.0.0.1:9464; a path in it is replaced), else `metrics.listen` of `--config` (a listener
- * on 0.0.0.0 or [::] is asked on loopback). Shared by `stats --url` and `tap`.
+ * on 0.0.0.0 or [::] is asked on loopback). Shared by `health`, `stats --url` and `tap`.
  * @throws BridgeError ERR_USAGE for a bad --url, both or neither given, or a config without metrics.listen.
  */
 export async function adminUrl(flags: { url?: string; config?: string }, path: string): Promise<URL> {

@@ -1,6 +1,7 @@
 import { get } from 'node:http';
 import type { Command } from 'commander';
 import { BridgeError } from '../errors.js';
+import { adminUrl } from './admin-url.js';
 
 interface HealthFlags {
   config?: string;
@@ -39,44 +40,12 @@ Examples:
       if (flags.wait.trim() === '' || !Number.isFinite(waitSeconds) || waitSeconds < 0 || waitSeconds > 3600) {
         throw new BridgeError('ERR_USAGE', `Expected --wait a number of seconds 0-3600, got ${JSON.stringify(flags.wait)}.`);
       }
-      const url = await healthUrl(flags);
+      const url = await adminUrl(flags, '/healthz');
       const answer = await askUntil(url, Date.now() + waitSeconds * 1000);
       process.stdout.write(answer.endsWith('\n') ? answer : `${answer}\n`);
     });
 }
 
-/** Where to ask: --url, else metrics.listen of the config. */
-async function healthUrl(flags: HealthFlags): Promise<URL> {
-  if (flags.url !== undefined && flags.config !== undefined) {
-    throw new BridgeError('ERR_USAGE', 'Expected --url or --config, got both. Give one: --url names the metrics address, --config the file whose metrics.listen it is.');
-  }
-  if (flags.url !== undefined) {
-    let url: URL;
-    try {
-      url = new URL(flags.url);
-    } catch {
-      throw new BridgeError('ERR_USAGE', `Expected --url an http://HOST:PORT URL, got ${JSON.stringify(flags.url)}. Example: --url http://127.0.0.1:9464`);
-    }
-    if (url.protocol !== 'http:') {
-      throw new BridgeError('ERR_USAGE', `Expected --url an http:// URL (the metrics server is plain HTTP), got ${JSON.stringify(flags.url)}. Example: --url http://127.0.0.1:9464`);
-    }
-    return new URL('/healthz', url);
-  }
-  if (flags.config === undefined) {
-    throw new BridgeError('ERR_USAGE', 'Expected --config (the bridge\'s config, with metrics.listen) or --url (its metrics address), got neither.');
-  }
-  // Loaded here, not at start-up: `--help` and the other commands must not pay for it (src/cli.ts).
-  const { loadConfig } = await import('../config.js');
-  const listen = loadConfig(flags.config).metrics.listen;
-  if (listen === undefined) {
-    throw new BridgeError('ERR_USAGE', `Expected \`metrics.listen\` in ${flags.config}, got nothing: without it the bridge serves no /healthz. Set it, e.g. \`metrics: { listen: 127.0.0.1:9464 }\`.`, { file: flags.config, key: 'metrics.listen' });
-  }
-  const at = listen.lastIndexOf(':');
-  const host = listen.slice(0, at).replace(/^\[|\]$/g, '');
-  // A server bound to every address is reached on loopback.
-  const shown = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '[::1]' : host.includes(':') ? `[${host}]` : host;
-  return new URL(`http://${shown}:${listen.slice(at + 1)}/healthz`);
-}
 
 /**
  * Asks until a 200 or the deadline; at least once.

@@ -3,7 +3,7 @@ import { createSocket } from 'node:dgram';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { startCli } from '../helpers/cli.js';
+import { startDryRun } from '../helpers/cli.js';
 import { rfc3164Stamp } from '../helpers/syslog-time.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitUntil } from '../helpers/wait.js';
@@ -22,15 +22,7 @@ test('SIGHUP reloads config and patterns without closing a listener or losing a 
   const dir = tempDir(t, 'ptim-reload-');
   const config = join(dir, 'bridge.yaml');
   writeFileSync(config, yaml('corp.example'));
-  const child = startCli(['run', '--dry-run', '--config', config]);
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
-  child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
-  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  t.teardown(() => child.kill('SIGKILL'));
-  const logs = () => err.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
-  const events = () => out.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>);
+  const { child, logs, events, stderr, exit } = startDryRun(t, ['--config', config]);
   await waitUntil(() => logs().some((l) => l.event === 'ready'), 60_000, 'ready');
   const port = (transport: string) => Number(logs().find((l) => l.transport === transport && typeof l.port === 'number')!.port);
 
@@ -96,7 +88,7 @@ test('SIGHUP reloads config and patterns without closing a listener or losing a 
   await waitUntil(() => logs().some((l) => l.msg !== undefined && String(l.msg).includes('no pattern matched')), 20_000, 'the near miss');
   t.is(events().length, before);
   child.kill('SIGTERM');
-  t.is(await exit, 0, err);
+  t.is(await exit, 0, stderr());
 });
 
 test('ptim-bridge reload finds the running bridge by its state file and sends SIGHUP; with none running it says so (exit 1)', async (t) => {

@@ -46,3 +46,32 @@ export function runCli(args: string[], options: CliOptions = {}): Promise<CliRes
     child.stdin!.end(options.input);
   });
 }
+
+/** A `run --dry-run` child: NDJSON events on stdout, JSON logs on stderr, read as they come. */
+export interface DryRunProcess {
+  child: ChildProcess;
+  /** Parsed log lines (stderr) so far. */
+  logs(): Array<Record<string, unknown>>;
+  /** Parsed events (stdout) so far. */
+  events(): Array<Record<string, unknown>>;
+  stderr(): string;
+  exit: Promise<number | null>;
+}
+
+/** Starts `ptim-bridge run --dry-run ARGS` (killed at the test's end); does not wait for it. */
+export function startDryRun(t: import('ava').ExecutionContext, args: string[]): DryRunProcess {
+  const child = startCli(['run', '--dry-run', ...args]);
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
+  child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
+  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  t.teardown(() => child.kill('SIGKILL'));
+  return {
+    child,
+    logs: () => err.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>),
+    events: () => out.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>),
+    stderr: () => err,
+    exit,
+  };
+}
