@@ -1,5 +1,5 @@
 import test from 'ava';
-import { EndpointSelector } from '../../src/delivery/endpoints.js';
+import { EndpointSelector } from '../../src/delivery/jims-failover.js';
 import { classifyError, classifyResponse, type Verdict } from '../../src/delivery/jims-response.js';
 import { refreshAt, TokenSource } from '../../src/delivery/oauth-token.js';
 
