@@ -6,7 +6,8 @@ import { RateLimitedLog, type Logger } from '../log.js';
 import { counter, histogram } from '../ops/metrics.js';
 import { redactSecrets } from '../redact.js';
 import type { JimsClient, PushOutcome } from './jims-client.js';
-import { bisectRefused, holdBack, type BisectResult, type PartOutcome, type Poison } from './bisect.js';
+import { bisectRefused, type BisectResult, type PartOutcome } from './bisect.js';
+import { OrderingWindow } from './ordering-window.js';
 import type { Outbox, OutboxRow } from './outbox.js';
 import { retryDelay } from './retry.js';
 
@@ -72,25 +73,13 @@ export class Forwarder {
   /** True when the last read reached the end of the table. */
   #atEnd = false;
   readonly #outstanding = new Set<Batch>();
-  /** ip -> rows of that IP in unfinished batches. */
-  readonly #busy = new Map<string, number>();
-  /** seqs in unfinished batches: skipped when a rescan reads them again. */
-  readonly #claimed = new Set<number>();
+  /** Per-IP order: busy IPs, let-go rows, IPs whose later events are held back. */
+  readonly #order = new OrderingWindow();
   #running = false;
   #pumping = false;
   #pumpAgain = false;
   #rescan = false;
-  /**
-   * Busy IPs whose rows were let go to read past them -> their first such seq. Only busy IPs get
-   * here and each leaves when its batch finishes, so this holds at most as many IPs as the
-   * unfinished batches do.
-   */
-  readonly #letGo = new Map<string, number>();
   #jimsHealth: { failingSince?: number; lastError?: string; lastDeliveredAt?: number } = {};
-  /** IPs whose event JIMS refused: their later events are held back until their next connect (bisect.ts). */
-  readonly #poisoned = new Map<string, Poison>();
-  /** Where to read again from: set when an IP with let-go rows frees up. */
-  #resumeFrom: number | undefined;
   #lingerTimer: NodeJS.Timeout | undefined;
   #lingerDue = 0;
   #pollTimer: NodeJS.Timeout | undefined;
@@ -178,8 +167,7 @@ export class Forwarder {
     this.#queue.clear();
     await this.#queue.onIdle();
     this.#outstanding.clear();
-    this.#busy.clear();
-    this.#claimed.clear();
+    this.#order.releaseAll();
     // A later start() reads from the start: nothing read now may count as seen (#atEnd included).
     this.#rescan = false;
     this.#readAllAgain();
@@ -225,10 +213,10 @@ export class Forwarder {
     if (this.#rescan) {
       this.#rescan = false;
       this.#readAllAgain();
-    } else if (this.#resumeFrom !== undefined) {
+    } else {
       // An IP with let-go rows is free again: its rows must be read before any later row of it.
-      this.#rewind(this.#resumeFrom);
-      this.#resumeFrom = undefined;
+      const resumeAfter = this.#order.takeResumePoint();
+      if (resumeAfter !== undefined) this.#rewind(resumeAfter);
     }
     while (this.#outstanding.size < this.#maxOutstanding) {
       this.#refill();
@@ -237,10 +225,7 @@ export class Forwarder {
       // keep the event loop, which also serves the listeners, busy for long.
       for (let windows = 0; rows.length === 0 && this.#pending.length >= this.#window && windows < MAX_WINDOWS_PER_PUMP; windows++) {
         // Every row in the window belongs to a busy IP: let them go and read on.
-        for (const row of this.#pending) {
-          const first = this.#letGo.get(row.ip);
-          if (first === undefined || row.seq < first) this.#letGo.set(row.ip, row.seq);
-        }
+        this.#order.letGo(this.#pending);
         this.#pending = [];
         this.#refill();
         rows = this.#form();
@@ -260,8 +245,7 @@ export class Forwarder {
 
   /** Forgets everything read (claims stay) and reads the table again from its start. */
   #readAllAgain(): void {
-    this.#letGo.clear();
-    this.#resumeFrom = undefined;
+    this.#order.forgetReads();
     this.#pending = [];
     this.#cursor = 0;
     this.#atEnd = false;
@@ -288,27 +272,15 @@ export class Forwarder {
       if (rows.length < want) this.#atEnd = true;
       for (const row of rows) {
         this.#cursor = row.seq;
-        if (!this.#claimed.has(row.seq)) this.#pending.push(row);
+        if (!this.#order.isClaimed(row.seq)) this.#pending.push(row);
       }
       if (rows.length === 0) return;
     }
   }
 
-  /** Picks the next batch from the window: in seq order, skipping every IP that is busy or was skipped. */
+  /** Picks the next batch from the read-ahead rows: in seq order, skipping every IP that is busy or was skipped. */
   #form(): OutboxRow[] {
-    const rows: OutboxRow[] = [];
-    const blocked = new Set<string>();
-    for (const row of this.#pending) {
-      if (rows.length >= this.#jims.batchSize) break;
-      if (blocked.has(row.ip)) continue;
-      if (this.#busy.has(row.ip)) {
-        // Everything later of this IP must wait too, or it would overtake this row.
-        blocked.add(row.ip);
-        continue;
-      }
-      rows.push(row);
-    }
-    return rows;
+    return this.#order.pick(this.#pending, this.#jims.batchSize);
   }
 
   #scheduleLinger(due: number): void {
@@ -323,11 +295,8 @@ export class Forwarder {
 
   #dispatch(rows: OutboxRow[]): void {
     const taken = new Set<number>();
-    for (const row of rows) {
-      taken.add(row.seq);
-      this.#claimed.add(row.seq);
-      this.#busy.set(row.ip, (this.#busy.get(row.ip) ?? 0) + 1);
-    }
+    for (const row of rows) taken.add(row.seq);
+    this.#order.claim(rows);
     this.#pending = this.#pending.filter((r) => !taken.has(r.seq));
     const batch: Batch = { id: `${process.pid.toString(36)}-${Date.now().toString(36)}-${(this.#batchCount++).toString(36)}`, rows, claims: rows, attempt: 0 };
     this.#outstanding.add(batch);
@@ -343,8 +312,8 @@ export class Forwarder {
   }
 
   async #send(batch: Batch): Promise<void> {
-    if (batch.attempt === 0 && this.#poisoned.size > 0) {
-      const { push, held } = holdBack(batch.rows, this.#poisoned);
+    if (batch.attempt === 0 && this.#order.holding) {
+      const { push, held } = this.#order.holdBack(batch.rows);
       if (held.length > 0) {
         // Settled without a push: dead-lettered behind their IP's refused event, the rest pushed.
         this.#log.error({ batch: batch.id, held: held.map((p) => ({ seqs: p.rows.map((r) => r.seq) })) }, 'events held back: an earlier event of their IP was refused by JIMS; moved to the dead-letter table with it');
@@ -428,7 +397,7 @@ export class Forwarder {
         await new Promise((resolve) => setTimeout(resolve, delayMs));
       }
     };
-    const result = await bisectRefused(batch.rows, first, pushPart, this.#poisoned);
+    const result = await bisectRefused(batch.rows, first, pushPart, this.#order.poisoned);
     if (result === undefined) {
       // Stopping: nothing recorded, the rows go again at the next start.
       this.#finish(batch);
@@ -512,20 +481,7 @@ export class Forwarder {
 
   #finish(batch: Batch): void {
     if (!this.#outstanding.delete(batch)) return;
-    for (const row of batch.claims) {
-      this.#claimed.delete(row.seq);
-      const n = (this.#busy.get(row.ip) ?? 1) - 1;
-      if (n > 0) {
-        this.#busy.set(row.ip, n);
-        continue;
-      }
-      this.#busy.delete(row.ip);
-      const first = this.#letGo.get(row.ip);
-      if (first !== undefined) {
-        this.#letGo.delete(row.ip);
-        this.#resumeFrom = Math.min(this.#resumeFrom ?? first - 1, first - 1);
-      }
-    }
+    this.#order.release(batch.claims);
     this.#pump();
   }
 
