@@ -6,7 +6,7 @@ import { RateLimitedLog, type Logger } from '../log.js';
 import { counter, histogram } from '../ops/metrics.js';
 import { redactSecrets } from '../redact.js';
 import type { JimsClient, PushOutcome } from './jims-client.js';
-import { bisectRefused, type BisectResult, type PartOutcome } from './bisect.js';
+import { bisectRefused, poison, type BisectResult, type PartOutcome } from './bisect.js';
 import { OrderingWindow } from './ordering-window.js';
 import type { Outbox, OutboxRow } from './outbox.js';
 import { retryDelay } from './retry.js';
@@ -336,6 +336,9 @@ export class Forwarder {
           await this.#bisect(batch, outcome);
           return;
         }
+        // One event refused on its own: its IP's later events follow it to the dead letters, as a
+        // bisected batch's would (a disconnect delivered without its connect misleads JIMS).
+        poison(this.#order.poisoned, batch.rows[0]!.ip, { status: outcome.status, body: outcome.body, seq: batch.rows[0]!.seq });
         this.#record(batch, outcome);
         return;
       case 'delivered':

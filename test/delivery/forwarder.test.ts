@@ -119,6 +119,22 @@ test('a refused batch is halved until the refused event is found: only it goes t
   t.is(outbox.backlog(), 0);
 });
 
+test('a batch of one refused event: the IP\'s later events follow it to the dead letters until its next connect; other IPs go on', async (t) => {
+  const bad = makeEvent(5, 'connect');
+  const client = new FakeJimsClient((events) => (events.some((e) => e.id === bad.id) ? { kind: 'rejected', status: 400, body: '{"error":"bad user"}' } : { kind: 'delivered', accepted: 0, endpoint: 'primary' }));
+  const { db, outbox, forwarder } = setup(t, client, jimsConfig({ batchSize: 1 }));
+  const later = [makeEvent(5, 'rekey', 1), makeEvent(5, 'disconnect', 2)];
+  const other = makeEvent(6, 'connect');
+  const reconnect = makeEvent(5, 'connect', 3);
+  db.transaction(() => outbox.add([bad, ...later, other, reconnect]))();
+  forwarder.start();
+  await forwarder.drained();
+  const deadIds = (db.prepare('SELECT events FROM dead_letters ORDER BY id').all() as Array<{ events: string }>).flatMap((d) => (JSON.parse(d.events) as Array<{ event: { id: string } }>).map((r) => r.event.id));
+  t.deepEqual(deadIds, [bad.id, ...later.map((e) => e.id)], 'the refused connect and the rekey and disconnect behind it');
+  t.deepEqual(client.delivered.map((e) => e.id).sort(), [other.id, reconnect.id].sort(), 'a new connect starts afresh; other IPs are not held');
+  t.is(outbox.backlog(), 0);
+});
+
 test('linger gathers rows committed shortly after one another into one batch', async (t) => {
   const client = new FakeJimsClient();
   const { db, outbox, forwarder } = setup(t, client, jimsConfig({ batchSize: 100, lingerMs: 60_000 }));
