@@ -56,11 +56,11 @@ type IgnoredReason = 'late-down-ignored' | 'stale-line' | 'duplicate' | 'time-ou
  * It is made durable by session-store.ts (a journal folded into a snapshot, in the shared SQLite
  * file): a restart continues with the same sessions, deadlines and device clocks.
  *
- * Transactions: `transaction(fn)` is the fast path (the bridge's tick, replay's chunk): changes are
- * buffered and written in one statement before commit, and a throw rolls back and reloads the
- * table. Calls made outside it (in the caller's own `db.transaction`, or in autocommit) are written
- * through at once, and each first checks that the journal is where the table left it, so a
- * rolled-back transaction of the caller is noticed and the memory reloaded.
+ * Transactions: every change happens in `transaction(fn)` (the bridge's tick) or between `begin()`
+ * and `commit()` (replay's chunk): changes are buffered and written in one statement before the
+ * commit, and a throw or `rollback()` rolls back and reloads the table. Each transaction first
+ * checks that the journal is where the table left it (a commit that failed after the write), and
+ * reloads if not.
  *
  * Clocks: 'wall' (live) takes the receipt time as now and the caller runs `expire(Date.now())` on a
  * timer. 'capture' (replay) keeps one clock per device, the latest line time seen from it; a line
@@ -229,10 +229,11 @@ export class SessionTable {
    * Applies one line's candidate and returns its events in order: usually one; a superseded
    * disconnect before a connect; none for an ignored DOWN. In 'capture' mode the device's watch
    * runs first and may add expiry disconnects before them. Synchronous; never throws on any
-   * candidate (a broken database still throws).
+   * candidate.
+   * @throws Error when called outside `transaction()` or `begin()`/`commit()`.
    */
   apply(candidate: PtimCandidate, receivedAt: number): PtimEvent[] {
-    if (!this.#inOwnTransaction) this.#sync();
+    if (!this.#inOwnTransaction) throw outsideTransaction('apply');
     // Parsed and digested once: both are needed by the checks and by the rules.
     let lineTime = Date.parse(candidate.time);
     if (this.#clock === 'wall') {
@@ -288,12 +289,10 @@ export class SessionTable {
     this.#notes(result.notes);
     events.push(...result.events);
     if (result.session !== current) this.#put(key, result.session, current, result.lastLineAt);
-    // An orphan DOWN leaves a tombstone; written even when unchanged, so that every line that gave an
-    // event also wrote the journal and a rollback of the caller's transaction is noticed (#sync).
+    // An orphan DOWN leaves no session but a tombstone, journalled like an end so a restart keeps it.
     else if (result.transition === 'orphan-disconnect') this.#end(key, device, candidate.ip, result.lastLineAt);
     // Every entry carries its device clock; only a clock that moved alone needs its own entry.
     if (advanced && this.#store.pendingCount === before) this.#store.record([OP_CLOCK, now, device]);
-    if (!this.#inOwnTransaction) this.#flush();
     return events;
   }
 
@@ -302,9 +301,10 @@ export class SessionTable {
    * device at the later of its own clock and `now` (device clocks are not moved); `expire(Infinity)`
    * ends every watched session at its last deadline, as if the capture went on in silence. Not
    * calling it at the end of a replay keeps the sessions live in the state file.
+   * @throws Error when called outside `transaction()` or `begin()`/`commit()`.
    */
   expire(now: number): PtimEvent[] {
-    if (!this.#inOwnTransaction) this.#sync();
+    if (!this.#inOwnTransaction) throw outsideTransaction('expire');
     if (this.#clock === 'wall' && now > this.#wallNow && Number.isFinite(now)) this.#wallNow = now;
     const events: PtimEvent[] = [];
     for (const device of this.#deadlines.devices()) {
@@ -313,19 +313,16 @@ export class SessionTable {
     }
     // Each device's events are in time order already (#watchDevice); the wall clock merges devices.
     if (this.#clock === 'wall') events.sort(byTimeDeviceIp);
-    if (!this.#inOwnTransaction) this.#flush();
     return events;
   }
 
   /** Every live session, by device then IP. */
   list(): SessionRow[] {
-    if (!this.#inOwnTransaction) this.#sync();
     return [...this.#sessions.values()].sort(bySessionKey).map(toRow);
   }
 
   /** The capture clock of each device seen (empty in 'wall' mode). */
   clocks(): ReadonlyMap<string, number> {
-    if (!this.#inOwnTransaction) this.#sync();
     return this.#clocks.all;
   }
 
@@ -339,7 +336,7 @@ export class SessionTable {
       this.#store.flush();
       this.#compact();
     };
-    if (this.#inOwnTransaction || this.#db.inTransaction) run();
+    if (this.#inOwnTransaction) run();
     else this.#db.transaction(run)();
   }
 
@@ -526,6 +523,10 @@ function cacheLabels<L extends string>(make: (label: L) => { inc(): void } | und
     if (!cache.has(label)) cache.set(label, make(label));
     return cache.get(label);
   };
+}
+
+function outsideTransaction(method: string): Error {
+  return new Error(`SessionTable.${method}(): call it inside transaction(), or between begin() and commit()`);
 }
 
 function toRow(s: Session): SessionRow {
