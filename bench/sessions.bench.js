@@ -95,12 +95,6 @@ function run(clock) {
     const cpu = process.cpuUsage(c0);
     const steadyCpuMs = (cpu.user + cpu.system) / 1000;
     const steadyEvents = events;
-    // The caller's own db.transaction(): each apply writes through and checks for a rollback.
-    const foreign = db.transaction(batch);
-    const FOREIGN = Math.min(OPS, 50_000);
-    const f1 = performance.now();
-    for (let i = 0; i < FOREIGN; i += BATCH) foreign(i, Math.min(FOREIGN, i + BATCH));
-    const foreignMs = performance.now() - f1;
     const live = table.list().length;
     db.pragma('wal_checkpoint(TRUNCATE)');
     const dbSteadyBytes = fileSize(path);
@@ -123,7 +117,6 @@ function run(clock) {
     console.log(`sessions.${clock}.fill: ${Math.round(LIVE / (fillMs / 1000))} connects/s`);
     console.log(`sessions.${clock}.transitions: ${Math.round(OPS / (steadyMs / 1000))} transitions/s`);
     console.log(`sessions.${clock}.transitions_per_cpu_second: ${Math.round(OPS / (steadyCpuMs / 1000))} transitions/s`);
-    console.log(`sessions.${clock}.transitions_in_db_transaction: ${Math.round(FOREIGN / (foreignMs / 1000))} transitions/s`);
     console.log(`sessions.${clock}.reopen: ${Math.round(reopenMs)} ms (${reopenedCount} sessions)`);
     console.log(`sessions.${clock}.live_during: ${live} sessions`);
     console.log(`sessions.${clock}.events_per_transition: ${(steadyEvents / OPS).toFixed(2)} events`);

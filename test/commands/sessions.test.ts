@@ -20,12 +20,12 @@ function cand(at: number, over: Partial<PtimCandidate>): PtimCandidate {
 function writeState(path: string): void {
   const db = openStateDb(path);
   const table = new SessionTable({ db, config: validateConfig({}), clock: 'capture' });
-  db.transaction(() => {
+  table.transaction(() => {
     table.apply(cand(T0, {}), 0);
     table.apply(cand(T0 + 1000, { ip: '10.20.0.6', user: 'bob', domain: 'missing-domain-secureconnect', flags: ['domain-missing'] }), 0);
     table.apply(cand(T0 + 3_600_000, {}), 0);
     table.apply(cand(T0 + 2000, { device: 'srx-branch', ip: '10.30.0.9', user: 'carol' }), 0);
-  })();
+  });
   db.close();
 }
 

@@ -15,10 +15,10 @@ function setup(t: Parameters<typeof tempDir>[0]) {
   t.teardown(() => db.close());
   db.exec('CREATE TABLE outbox (event TEXT NOT NULL)');
   const table = new SessionTable({ db, config: validateConfig({}), clock: 'wall' });
-  table.apply({
+  table.transaction(() => table.apply({
     line: 'up', user: 'alice', domain: 'corp.example', ip: '10.20.0.5', time: new Date(T0).toISOString(), device: 'srx-hq',
     sender: '192.0.2.10', vpn: 'ra-vpn', tunnelId: '1', flags: [], pattern: 'junos-iked/vpn-up', lineKey: 'up',
-  }, T0);
+  }, T0));
   const insert = db.prepare('INSERT INTO outbox (event) VALUES (?)');
   return { db, table, queue: (events: readonly PtimEvent[]) => { for (const e of events) insert.run(JSON.stringify(e)); } };
 }

@@ -223,7 +223,7 @@ for (const c of cases) {
     const config = validateConfig({ ...base, ...c.config, vpns: { ...base.vpns, off: { rekeyIntervalSeconds: 0 } } });
     const table = new SessionTable({ db, config, clock: c.clock, registry });
     c.steps.forEach(([arrival, expected], i) => {
-      t.deepEqual(brief(table.apply(toCandidate(arrival), T0 + (arrival.received ?? arrival.at))), expected, `step ${i}`);
+      t.deepEqual(brief(table.transaction(() => table.apply(toCandidate(arrival), T0 + (arrival.received ?? arrival.at)))), expected, `step ${i}`);
     });
     const text = await registry.metrics();
     for (const m of c.metrics ?? []) t.regex(text, m);
@@ -237,6 +237,8 @@ function open(t: Parameters<typeof tempDir>[0], path: string, clock: 'wall' | 'c
 }
 
 const cand = (line: 'up' | 'down', at: number, key: string, over: Partial<PtimCandidate> = {}) => candidate(line, T0 + at, { ...over, lineKey: key });
+/** One line in a transaction of its own (the bridge's tick with one message). */
+const applyOne = (table: SessionTable, c: PtimCandidate, at: number) => table.transaction(() => table.apply(c, at));
 
 test('restart: the tombstone survives closing and reopening the state file, from the journal and from the snapshot', (t) => {
   const path = join(tempDir(t), 'state.db');
@@ -250,28 +252,28 @@ test('restart: the tombstone survives closing and reopening the state file, from
   first.db.close();
 
   const second = open(t, path);
-  t.deepEqual(second.table.apply(cand('up', 30 * S, 'U2'), T0 + 90 * S), [], 'stale after a restart (journal)');
-  t.deepEqual(second.table.apply(cand('up', 30 * S, 'E1', { ip: '10.20.0.99', user: 'erin' }), T0 + 90 * S), [], 'orphan tombstone too');
+  t.deepEqual(applyOne(second.table, cand('up', 30 * S, 'U2'), T0 + 90 * S), [], 'stale after a restart (journal)');
+  t.deepEqual(applyOne(second.table, cand('up', 30 * S, 'E1', { ip: '10.20.0.99', user: 'erin' }), T0 + 90 * S), [], 'orphan tombstone too');
   second.table.compact();
   t.is((second.db.prepare('SELECT count(*) AS n FROM session_journal').get() as { n: number }).n, 0);
   second.db.close();
 
   const third = open(t, path);
-  t.deepEqual(third.table.apply(cand('up', 30 * S, 'U3'), T0 + 95 * S), [], 'stale after a restart (snapshot)');
-  t.deepEqual(brief(third.table.apply(cand('up', 61 * S, 'U4'), T0 + 95 * S)), ['connect alice @61 []'], 'a newer UP connects');
+  t.deepEqual(applyOne(third.table, cand('up', 30 * S, 'U3'), T0 + 95 * S), [], 'stale after a restart (snapshot)');
+  t.deepEqual(brief(applyOne(third.table, cand('up', 61 * S, 'U4'), T0 + 95 * S)), ['connect alice @61 []'], 'a newer UP connects');
   third.db.close();
 
   // The live session now carries the mark; it is journalled with the session.
   const fourth = open(t, path);
-  t.deepEqual(fourth.table.apply(cand('down', 30 * S, 'D3'), T0 + 96 * S), [], 'an older DOWN does not end the new session');
+  t.deepEqual(applyOne(fourth.table, cand('down', 30 * S, 'D3'), T0 + 96 * S), [], 'an older DOWN does not end the new session');
   t.is(fourth.table.list().length, 1);
 });
 
 test('restart: a tombstone past its retention is swept at compaction and not stored', (t) => {
   const path = join(tempDir(t), 'state.db');
   const { db, table } = open(t, path);
-  table.apply(cand('down', 0, 'D1'), T0);
-  table.apply(cand('up', 2 * DAY, 'B1', { ip: '10.20.0.6', user: 'bob' }), T0 + 2 * DAY);
+  applyOne(table, cand('down', 0, 'D1'), T0);
+  applyOne(table, cand('up', 2 * DAY, 'B1', { ip: '10.20.0.6', user: 'bob' }), T0 + 2 * DAY);
   table.compact();
   const stored = (db.prepare('SELECT tombstones FROM session_tombstones').pluck().all() as string[]).flatMap((p) => JSON.parse(p) as unknown[]);
   t.deepEqual(stored, []);
@@ -294,11 +296,11 @@ test('ids: the same capture replayed from an empty state gives the same ids', (t
 
 test('ids: after a firewall clock jump a new connect with the same time, tunnel, user and IP gets another id', (t) => {
   const { table } = open(t, join(tempDir(t), 'state.db'), 'capture');
-  const first = table.apply(cand('up', 0, 'srx-hq UP alice from 198.51.100.23 tunnel 500011'), 0);
-  table.apply(cand('down', 60 * S, 'srx-hq DOWN alice'), 0);
+  const first = applyOne(table, cand('up', 0, 'srx-hq UP alice from 198.51.100.23 tunnel 500011'), 0);
+  applyOne(table, cand('down', 60 * S, 'srx-hq DOWN alice'), 0);
   // Days later the firewall restarts with its clock back at T0 (tunnel ids start over); the tombstone is past its retention.
-  table.apply(cand('up', 3 * DAY, 'other', { ip: '10.20.0.6', user: 'bob' }), 0);
-  const again = table.apply(cand('up', 0, 'srx-hq UP alice from 198.51.100.77 tunnel 500011', { peer: '198.51.100.77' }), 0);
+  applyOne(table, cand('up', 3 * DAY, 'other', { ip: '10.20.0.6', user: 'bob' }), 0);
+  const again = applyOne(table, cand('up', 0, 'srx-hq UP alice from 198.51.100.77 tunnel 500011', { peer: '198.51.100.77' }), 0);
   t.is(first.length, 1);
   t.is(again.length, 1);
   const pick = (e: PtimEvent) => [e.state, e.time, e.tunnelId, e.user, e.ip, e.device];

@@ -54,7 +54,7 @@ test('restart, compaction and a rolled-back batch never change the outcome', (t)
 
       const refDb = openStateDb(path('ref'));
       const ref = new SessionTable({ db: refDb, config, clock });
-      const expected = [...ref.transaction(() => apply(ref, cands)), ...ref.expire(T0 + 1e9)];
+      const expected = [...ref.transaction(() => apply(ref, cands)), ...ref.transaction(() => ref.expire(T0 + 1e9))];
       const expectedTable = ref.list();
       refDb.close();
 
@@ -72,7 +72,7 @@ test('restart, compaction and a rolled-back batch never change the outcome', (t)
       db1.close();
       const db2 = openStateDb(path('cut'));
       const second = new SessionTable({ db: db2, config, clock });
-      const c = [...second.transaction(() => apply(second, cands.slice(cutB))), ...second.expire(T0 + 1e9)];
+      const c = [...second.transaction(() => apply(second, cands.slice(cutB))), ...second.transaction(() => second.expire(T0 + 1e9))];
       const table = second.list();
       db2.close();
       return JSON.stringify([...a, ...b, ...c]) === JSON.stringify(expected) && JSON.stringify(table) === JSON.stringify(expectedTable);
@@ -123,7 +123,7 @@ test('copies of lines within the duplicate window never change the events', (t) 
         const db = openStateDb(join(dir, `${n++}.db`));
         try {
           const table = new SessionTable({ db, config: wideWindow, clock });
-          return JSON.stringify([...table.transaction(() => list.flatMap(({ c, at }) => table.apply(c, at))), ...table.expire(T0 + 1e9)]);
+          return JSON.stringify([...table.transaction(() => list.flatMap(({ c, at }) => table.apply(c, at))), ...table.transaction(() => table.expire(T0 + 1e9))]);
         } finally {
           db.close();
         }

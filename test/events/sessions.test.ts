@@ -22,21 +22,24 @@ function open(t: Parameters<typeof tempDir>[0], clock: 'wall' | 'capture', path?
   return { db, table: new SessionTable({ db, config, clock }), path: file };
 }
 
+/** One line in a transaction of its own (the bridge's tick with one message). */
+const applyOne = (table: SessionTable, c: PtimCandidate, at: number) => table.transaction(() => table.apply(c, at));
+const expire = (table: SessionTable, now: number) => table.transaction(() => table.expire(now));
+
 const brief = (events: PtimEvent[]) => events.map((e) => `${e.state} ${e.device} ${e.ip} ${e.user} ${e.time} [${e.flags.join(',')}]`);
 
 test('wall clock: connect, rekey, watch on expire(now), list', (t) => {
-  const { db, table } = open(t, 'wall');
-  const run = (c: PtimCandidate, at: number) => db.transaction(() => table.apply(c, at))();
-  t.deepEqual(brief(run(cand('up', T0), T0)), [`connect srx-hq 10.20.0.5 alice ${new Date(T0).toISOString()} []`]);
-  t.deepEqual(run(cand('up', T0 + H), T0 + H).map((e) => e.state), ['rekey']);
-  t.deepEqual(table.expire(T0 + 2 * H + 5 * M), [], 'deadline not passed yet');
-  t.deepEqual(table.expire(T0 + 2 * H + 5 * M + 1), [], 'first miss: flag only');
+  const { table } = open(t, 'wall');
+  t.deepEqual(brief(applyOne(table, cand('up', T0), T0)), [`connect srx-hq 10.20.0.5 alice ${new Date(T0).toISOString()} []`]);
+  t.deepEqual(applyOne(table, cand('up', T0 + H), T0 + H).map((e) => e.state), ['rekey']);
+  t.deepEqual(expire(table, T0 + 2 * H + 5 * M), [], 'deadline not passed yet');
+  t.deepEqual(expire(table, T0 + 2 * H + 5 * M + 1), [], 'first miss: flag only');
   const row = table.list()[0]!;
   t.deepEqual(row.flags, ['rekey-missing']);
   t.is(row.missedRekeys, 1);
   t.is(row.lastRekey, new Date(T0 + H).toISOString());
   t.is(row.nextDeadline, new Date(T0 + 3 * H + 5 * M).toISOString());
-  const ended = table.expire(T0 + 10 * H);
+  const ended = expire(table, T0 + 10 * H);
   t.deepEqual(brief(ended), [`disconnect srx-hq 10.20.0.5 alice ${new Date(T0 + 3 * H + 5 * M).toISOString()} [rekey-missing,expired]`]);
   t.deepEqual(table.list(), []);
 });
@@ -44,31 +47,31 @@ test('wall clock: connect, rekey, watch on expire(now), list', (t) => {
 test('wall clock: the line time goes into events, the receipt time into deadlines', (t) => {
   const { table } = open(t, 'wall');
   // The firewall's clock is a day behind the bridge's.
-  table.apply(cand('up', T0 - 24 * H), T0);
+  applyOne(table, cand('up', T0 - 24 * H), T0);
   t.is(table.list()[0]!.nextDeadline, new Date(T0 + H + 5 * M).toISOString());
-  t.deepEqual(table.expire(T0 + H), []);
+  t.deepEqual(expire(table, T0 + H), []);
 });
 
 test('wall clock: an UP after its deadline, before the timer ran, is a late rekey', (t) => {
   const { table } = open(t, 'wall');
-  table.apply(cand('up', T0), T0);
-  const events = table.apply(cand('up', T0 + H + 6 * M), T0 + H + 6 * M);
+  applyOne(table, cand('up', T0), T0);
+  const events = applyOne(table, cand('up', T0 + H + 6 * M), T0 + H + 6 * M);
   t.deepEqual(events.map((e) => e.flags), [['rekey-inferred', 'rekey-late']]);
   t.is(table.list()[0]!.missedRekeys, 0);
 });
 
 test('capture clock: each device keeps its own clock; its lines run its watch first', (t) => {
   const { table } = open(t, 'capture');
-  table.apply(cand('up', T0), 0);
-  table.apply(cand('up', T0, { device: 'srx-branch', ip: '10.30.0.9', user: 'carol' }), 0);
+  applyOne(table, cand('up', T0), 0);
+  applyOne(table, cand('up', T0, { device: 'srx-branch', ip: '10.30.0.9', user: 'carol' }), 0);
   // srx-branch runs far ahead; srx-hq's session must not be judged on srx-branch's clock.
-  t.deepEqual(table.apply(cand('up', T0 + 5 * H, { device: 'srx-branch', ip: '10.30.0.10', user: 'dave' }), 0).map((e) => `${e.state} ${e.user}`), [
+  t.deepEqual(applyOne(table, cand('up', T0 + 5 * H, { device: 'srx-branch', ip: '10.30.0.10', user: 'dave' }), 0).map((e) => `${e.state} ${e.user}`), [
     'disconnect carol',
     'connect dave',
   ]);
   t.is(table.list().filter((r) => r.device === 'srx-hq').length, 1);
   // Now srx-hq's clock moves: its watch ends alice (timed at her deadline) before the new line.
-  const events = table.apply(cand('up', T0 + 3 * H, { ip: '10.20.0.6', user: 'erin' }), 0);
+  const events = applyOne(table, cand('up', T0 + 3 * H, { ip: '10.20.0.6', user: 'erin' }), 0);
   t.deepEqual(brief(events), [
     `disconnect srx-hq 10.20.0.5 alice ${new Date(T0 + 2 * H + 5 * M).toISOString()} [rekey-missing,expired]`,
     `connect srx-hq 10.20.0.6 erin ${new Date(T0 + 3 * H).toISOString()} []`,
@@ -78,10 +81,10 @@ test('capture clock: each device keeps its own clock; its lines run its watch fi
 
 test('capture clock: a line older than its device clock is applied without turning the clock back', (t) => {
   const { table } = open(t, 'capture');
-  table.apply(cand('up', T0), 0);
-  table.apply(cand('up', T0 + 30 * M, { ip: '10.20.0.6', user: 'bob' }), 0);
+  applyOne(table, cand('up', T0), 0);
+  applyOne(table, cand('up', T0 + 30 * M, { ip: '10.20.0.6', user: 'bob' }), 0);
   // Alice's rekey arrives late in the file, stamped before bob's connect.
-  const events = table.apply(cand('up', T0 + 20 * M), 0);
+  const events = applyOne(table, cand('up', T0 + 20 * M), 0);
   t.deepEqual(events.map((e) => [e.state, e.time]), [['rekey', new Date(T0 + 20 * M).toISOString()]]);
   t.is(table.clocks().get('srx-hq'), T0 + 30 * M);
   // The deadline counts from the device clock, not from the older line time.
@@ -90,11 +93,13 @@ test('capture clock: a line older than its device clock is applied without turni
 
 test('capture clock: expire(Infinity) ends every watched session; sessions without a watch stay', (t) => {
   const { table } = open(t, 'capture');
-  table.apply(cand('up', T0), 0);
-  table.apply(cand('up', T0, { ip: '10.20.0.7', user: 'nowatch', vpn: 'off' }), 0);
-  table.apply(cand('up', T0, { device: 'srx-branch', ip: '10.30.0.9', user: 'carol', vpn: 'short' }), 0);
-  t.deepEqual(table.expire(-Infinity), [], 'nothing due at the device clocks');
-  const events = table.expire(Infinity);
+  table.transaction(() => {
+    table.apply(cand('up', T0), 0);
+    table.apply(cand('up', T0, { ip: '10.20.0.7', user: 'nowatch', vpn: 'off' }), 0);
+    table.apply(cand('up', T0, { device: 'srx-branch', ip: '10.30.0.9', user: 'carol', vpn: 'short' }), 0);
+  });
+  t.deepEqual(expire(table, -Infinity), [], 'nothing due at the device clocks');
+  const events = expire(table, Infinity);
   t.deepEqual(brief(events), [
     `disconnect srx-branch 10.30.0.9 carol ${new Date(T0 + 20 * M + 5 * M).toISOString()} [rekey-missing,expired]`,
     `disconnect srx-hq 10.20.0.5 alice ${new Date(T0 + 2 * H + 5 * M).toISOString()} [rekey-missing,expired]`,
@@ -119,14 +124,14 @@ function script(): PtimCandidate[] {
   return lines.sort((a, b) => a.time.localeCompare(b.time));
 }
 
-function replay(table: SessionTable, db: StateDb, lines: PtimCandidate[]): PtimEvent[] {
-  return db.transaction(() => lines.flatMap((c) => table.apply(c, 0)))();
+function replay(table: SessionTable, lines: PtimCandidate[]): PtimEvent[] {
+  return table.transaction(() => lines.flatMap((c) => table.apply(c, 0)));
 }
 
 test('restart: closing and reopening the state file in the middle gives the same events and table', (t) => {
   const lines = script();
   const whole = open(t, 'capture');
-  const expected = replay(whole.table, whole.db, lines);
+  const expected = replay(whole.table, lines);
   t.true(expected.length > 20);
   t.true(expected.some((e) => e.flags.includes('expired')));
   t.true(expected.some((e) => e.flags.includes('superseded')));
@@ -134,10 +139,10 @@ test('restart: closing and reopening the state file in the middle gives the same
 
   for (const cut of [1, 7, Math.floor(lines.length / 2), lines.length - 1]) {
     const first = open(t, 'capture');
-    const a = replay(first.table, first.db, lines.slice(0, cut));
+    const a = replay(first.table, lines.slice(0, cut));
     first.db.close();
     const second = open(t, 'capture', first.path);
-    const b = replay(second.table, second.db, lines.slice(cut));
+    const b = replay(second.table, lines.slice(cut));
     t.deepEqual([...a, ...b], expected, `cut at ${cut}`);
     t.deepEqual(second.table.list(), whole.table.list(), `table after cut at ${cut}`);
     t.deepEqual(Object.fromEntries(second.table.clocks()), Object.fromEntries(whole.table.clocks()));
@@ -145,14 +150,26 @@ test('restart: closing and reopening the state file in the middle gives the same
 });
 
 test('a rolled-back transaction leaves the table as it was', (t) => {
-  const { db, table } = open(t, 'capture');
-  table.apply(cand('up', T0), 0);
+  const { table } = open(t, 'capture');
+  applyOne(table, cand('up', T0), 0);
   const before = table.list();
-  t.throws(() => db.transaction(() => {
+  t.throws(() => table.transaction(() => {
     table.apply(cand('down', T0 + M), 0);
     throw new Error('outbox full');
-  })());
+  }));
   t.deepEqual(table.list(), before);
+});
+
+test('apply and expire outside a transaction throw and change nothing', (t) => {
+  const { db, table } = open(t, 'capture');
+  applyOne(table, cand('up', T0), 0);
+  const before = table.list();
+  t.throws(() => table.apply(cand('down', T0 + M), 0), { message: /inside transaction\(\)/ });
+  t.throws(() => table.expire(Infinity), { message: /inside transaction\(\)/ });
+  // Nor inside the caller's own db.transaction(): its rollback would leave the table behind the file.
+  t.throws(() => db.transaction(() => table.apply(cand('down', T0 + M), 0))(), { message: /inside transaction\(\)/ });
+  t.deepEqual(table.list(), before);
+  t.is((db.prepare('SELECT count(*) AS n FROM session_journal').get() as { n: number }).n, 1);
 });
 
 test('metrics: transitions, ignored DOWNs, rekey-missing, expired, live gauge', async (t) => {
@@ -160,8 +177,8 @@ test('metrics: transitions, ignored DOWNs, rekey-missing, expired, live gauge', 
   const db = openStateDb(join(tempDir(t), 's.db'));
   t.teardown(() => db.close());
   const table = new SessionTable({ db, config, clock: 'capture', registry });
-  replay(table, db, script());
-  table.expire(Infinity);
+  replay(table, script());
+  expire(table, Infinity);
   const text = await registry.metrics();
   t.regex(text, /ptim_bridge_session_transitions_total\{transition="connect"\} \d+/);
   t.regex(text, /ptim_bridge_session_transitions_total\{transition="supersede"\} 1/);
@@ -191,26 +208,25 @@ test('transaction(): a throw rolls back and the table continues as if the batch 
   t.deepEqual(table.list(), whole.table.list());
 });
 
-test("a rollback of the caller's own db.transaction is noticed by the next call", (t) => {
+test('a journal written by another connection is noticed by the next transaction, which reloads first', (t) => {
   const lines = script();
   const whole = open(t, 'capture');
-  const expected = lines.flatMap((c) => whole.table.apply(c, 0));
+  const expected = replay(whole.table, lines);
 
-  const { db, table } = open(t, 'capture');
+  const first = open(t, 'capture');
   const cut = 10;
-  const a = db.transaction(() => lines.slice(0, cut).flatMap((c) => table.apply(c, 0)))();
-  t.throws(() => db.transaction(() => {
-    for (const c of lines.slice(cut)) table.apply(c, 0);
-    throw new Error('disk full');
-  })());
-  const b = db.transaction(() => lines.slice(cut).flatMap((c) => table.apply(c, 0)))();
-  t.deepEqual([...a, ...b], expected);
+  const a = replay(first.table, lines.slice(0, cut));
+  const other = open(t, 'capture', first.path);
+  const b = replay(other.table, lines.slice(cut, 2 * cut));
+  const c = replay(first.table, lines.slice(2 * cut));
+  t.deepEqual([...a, ...b, ...c], expected);
+  t.deepEqual(first.table.list(), whole.table.list());
 });
 
 test('restart after compaction at any point gives the same events, table and clocks', (t) => {
   const lines = script();
   const whole = open(t, 'capture');
-  const expected = lines.flatMap((c) => whole.table.apply(c, 0));
+  const expected = replay(whole.table, lines);
   for (const cut of [3, 11, 20, lines.length - 2]) {
     const first = open(t, 'capture');
     const a = first.table.transaction(() => lines.slice(0, cut).flatMap((c) => first.table.apply(c, 0)));
@@ -252,7 +268,7 @@ test('thousands of sessions reload exactly, from the journal and from the snapsh
 test('begin/commit/rollback: the same fast path for callers between asynchronous steps', (t) => {
   const lines = script();
   const whole = open(t, 'capture');
-  const expected = lines.flatMap((c) => whole.table.apply(c, 0));
+  const expected = replay(whole.table, lines);
 
   const { db, table, path } = open(t, 'capture');
   const cut = 12;
@@ -295,7 +311,7 @@ test('the journal folds itself into the snapshot once it is long', (t) => {
 
 test('a damaged stored table is ERR_STATE_UNREADABLE, naming the file', (t) => {
   const { db, table, path } = open(t, 'wall');
-  table.apply(cand('up', T0), T0);
+  applyOne(table, cand('up', T0), T0);
   db.prepare("UPDATE session_journal SET entries = '[[1, null, \"srx' ").run();
   db.close();
   const again = openStateDb(path);

@@ -1,0 +1,179 @@
+import test, { type ExecutionContext } from 'ava';
+import { join } from 'node:path';
+import { DeviceClocks } from '../../src/events/device-clocks.js';
+import { keyOf, OP_CLOCK, OP_END, OP_PUT, patchOf, toValues } from '../../src/events/session-codec.js';
+import type { Session } from '../../src/events/session-rules.js';
+import { SessionStore, type StoredTable } from '../../src/events/session-store.js';
+import { Tombstones } from '../../src/events/tombstones.js';
+import { openStateDb, type StateDb } from '../../src/state-db.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const T0 = Date.parse('2026-03-14T08:00:00.000Z');
+
+function session(ip: string, over: Partial<Session> = {}): Session {
+  return {
+    device: 'srx-hq', ip, user: `u-${ip}`, domain: 'corp.example', sender: '192.0.2.10', vpn: 'ra-vpn', tunnelId: '1', pattern: 'junos-iked/vpn-up',
+    lineFlags: [], connectFlags: [], since: T0, intervalMs: 3_600_000, deadline: T0 + 3_900_000, missed: 0, lastLineAt: T0, openId: `id-${ip}`, ...over,
+  };
+}
+
+function emptyTable(): StoredTable {
+  return { sessions: new Map(), tombstones: new Tombstones(() => T0), clocks: new DeviceClocks() };
+}
+
+/** A store on the file, with the table it fills; the connection closes with the test. */
+function open(t: ExecutionContext, path: string): { db: StateDb; store: SessionStore; table: StoredTable } {
+  const db = openStateDb(path);
+  t.teardown(() => db.open && db.close());
+  const table = emptyTable();
+  const store = new SessionStore(db, table);
+  store.load();
+  return { db, store, table };
+}
+
+const rows = (db: StateDb, name: string) => (db.prepare(`SELECT count(*) AS n FROM ${name}`).get() as { n: number }).n;
+
+/** What the table holds, in comparable form (sessions and tombstones in their map order, which a reload keeps). */
+function contents(table: StoredTable) {
+  return { sessions: [...table.sessions], tombstones: [...table.tombstones.entries()], clocks: [...table.clocks.all].sort(([a], [b]) => (a < b ? -1 : 1)) };
+}
+
+/** Records a small history: two connects, a rekey (patch), an end with its tombstone, a clock move alone. */
+function writeHistory(db: StateDb, store: SessionStore, table: StoredTable): void {
+  const a = session('10.20.0.5');
+  const b = session('10.20.0.6', { device: 'srx-branch', ipv6: '2001:db8::6' });
+  const a2: Session = { ...a, lastRekey: T0 + 3_600_000, deadline: T0 + 7_500_000, lastLineAt: T0 + 3_600_000 };
+  db.transaction(() => {
+    table.clocks.move('srx-hq', T0);
+    table.sessions.set(keyOf(a.device, a.ip), a);
+    store.record([OP_PUT, T0, ...toValues(a)]);
+    table.clocks.move('srx-branch', T0);
+    table.sessions.set(keyOf(b.device, b.ip), b);
+    store.record([OP_PUT, T0, ...toValues(b)]);
+    store.flush();
+  })();
+  db.transaction(() => {
+    table.clocks.move('srx-hq', T0 + 3_600_000);
+    table.sessions.set(keyOf(a.device, a.ip), a2);
+    store.record(patchOf(T0 + 3_600_000, a, a2));
+    table.clocks.move('srx-branch', T0 + 4_000_000);
+    table.sessions.delete(keyOf(b.device, b.ip));
+    table.tombstones.set(keyOf(b.device, b.ip), T0 + 4_000_000);
+    store.record([OP_END, T0 + 4_000_000, b.device, b.ip, T0 + 4_000_000]);
+    table.clocks.move('srx-gw', T0 + 5_000_000);
+    store.record([OP_CLOCK, T0 + 5_000_000, 'srx-gw']);
+    store.flush();
+  })();
+}
+
+test('journal: what was flushed reads back the same after reopening; one row per flush', (t) => {
+  const path = join(tempDir(t), 'state.db');
+  const first = open(t, path);
+  writeHistory(first.db, first.store, first.table);
+  t.is(rows(first.db, 'session_journal'), 2);
+  t.is(first.store.journalTop(), first.store.lastWritten);
+  const expected = contents(first.table);
+  first.db.close();
+
+  const second = open(t, path);
+  t.deepEqual(contents(second.table), expected);
+  t.is(second.store.lastWritten, second.store.journalTop());
+  t.is(second.store.pendingCount, 0);
+});
+
+test('compaction: the snapshot, tombstones and moved clocks replace the journal, and read back the same', (t) => {
+  const path = join(tempDir(t), 'state.db');
+  const first = open(t, path);
+  writeHistory(first.db, first.store, first.table);
+  const expected = contents(first.table);
+  first.db.transaction(() => first.store.compact())();
+  t.is(rows(first.db, 'session_journal'), 0);
+  t.is(rows(first.db, 'session_snapshot'), 1);
+  t.is(rows(first.db, 'session_tombstones'), 1);
+  t.is(rows(first.db, 'session_clocks'), 3);
+  t.deepEqual([...first.table.clocks.moved()], [], 'the clocks count as saved');
+  t.is(first.store.lastWritten, undefined);
+  first.db.close();
+
+  const second = open(t, path);
+  t.deepEqual(contents(second.table), expected);
+  // More changes after a snapshot go to the journal on top of it.
+  const c = session('10.20.0.7');
+  second.db.transaction(() => {
+    second.table.sessions.set(keyOf(c.device, c.ip), c);
+    second.store.record([OP_PUT, null, ...toValues(c)]);
+    second.store.flush();
+  })();
+  const after = contents(second.table);
+  second.db.close();
+  t.deepEqual(contents(open(t, path).table), after);
+});
+
+test('a snapshot is written in parts of 10,000 sessions', (t) => {
+  const { db, store, table } = open(t, join(tempDir(t), 'state.db'));
+  for (let i = 0; i < 10_001; i++) {
+    const s = session(`10.0.${i >> 8}.${i & 255}`);
+    table.sessions.set(keyOf(s.device, s.ip), s);
+  }
+  db.transaction(() => store.compact())();
+  t.is(rows(db, 'session_snapshot'), 2);
+});
+
+test('recorded changes are written only by flush; discard forgets them; an empty flush writes no row', (t) => {
+  const path = join(tempDir(t), 'state.db');
+  const { db, store } = open(t, path);
+  store.record([OP_PUT, null, ...toValues(session('10.20.0.5'))]);
+  t.is(store.pendingCount, 1);
+  store.discard();
+  t.is(store.pendingCount, 0);
+  store.flush();
+  t.is(rows(db, 'session_journal'), 0);
+  t.is(store.journalTop(), undefined);
+});
+
+test('journalTop tells a journal that moved under the store (another connection wrote it)', (t) => {
+  const path = join(tempDir(t), 'state.db');
+  const first = open(t, path);
+  const second = open(t, path);
+  second.store.record([OP_CLOCK, T0, 'srx-hq']);
+  second.store.flush();
+  t.is(first.store.lastWritten, undefined);
+  t.is(first.store.journalTop(), second.store.lastWritten);
+  first.store.load();
+  t.is(first.table.clocks.get('srx-hq'), T0);
+  t.is(first.store.lastWritten, first.store.journalTop());
+});
+
+test('wantsCompaction once the journal holds max(65,536, 2 x table entries) changes', (t) => {
+  const { store, table } = open(t, join(tempDir(t), 'state.db'));
+  for (let i = 0; i < 65_535; i++) store.record([OP_CLOCK, T0 + i, 'srx-hq']);
+  store.flush();
+  t.false(store.wantsCompaction);
+  store.record([OP_CLOCK, T0 + 65_535, 'srx-hq']);
+  store.flush();
+  t.true(store.wantsCompaction);
+  for (let i = 0; i < 40_000; i++) table.tombstones.set(keyOf('srx-hq', `10.1.${i >> 8}.${i & 255}`), T0);
+  t.false(store.wantsCompaction, '2 x 40,000 entries is the floor now');
+});
+
+test('a state file as older versions wrote it opens: 18-value sessions, an end without a tombstone', (t) => {
+  const path = join(tempDir(t), 'state.db');
+  const db = openStateDb(path);
+  new SessionStore(db, emptyTable());
+  // The rows literally, as issue 4's table wrote them (no lastLineAt / openId; ends carry no line time).
+  const snapshotSession = ['srx-hq', '10.20.0.5', null, 'alice', 'corp.example', '192.0.2.10', 'ra-vpn', null, '1', null, 'junos-iked/vpn-up', [], [], T0, null, 3_600_000, T0 + 3_900_000, 0];
+  db.prepare('INSERT INTO session_snapshot (part, sessions) VALUES (0, ?)').run(JSON.stringify([snapshotSession]));
+  db.prepare("INSERT INTO session_clocks (device, clock) VALUES ('srx-hq', ?)").run(T0);
+  const journalled = ['srx-hq', '10.20.0.6', null, 'bob', 'corp.example', '192.0.2.10', null, null, null, null, 'junos-iked/vpn-up', ['domain-missing'], [], T0 + 60_000, null, 0, null, 0];
+  db.prepare('INSERT INTO session_journal (entries) VALUES (?)').run(JSON.stringify([[1, T0 + 60_000, ...journalled], [3, T0 + 120_000, 'srx-hq', '10.20.0.5', 14, T0 + 120_000], [0, T0 + 180_000, 'srx-hq', '10.20.0.6']]));
+  db.close();
+
+  const { table } = open(t, path);
+  t.deepEqual([...table.sessions.values()], [{
+    device: 'srx-hq', ip: '10.20.0.5', user: 'alice', domain: 'corp.example', sender: '192.0.2.10', vpn: 'ra-vpn', tunnelId: '1', pattern: 'junos-iked/vpn-up',
+    lineFlags: [], connectFlags: [], since: T0, lastRekey: T0 + 120_000, intervalMs: 3_600_000, deadline: T0 + 3_900_000, missed: 0, openId: '',
+  }]);
+  t.deepEqual([...table.tombstones.entries()], [], 'an end without a line time leaves no tombstone');
+  t.deepEqual([...table.clocks.all], [['srx-hq', T0 + 180_000]]);
+  t.deepEqual([...table.clocks.moved()], [['srx-hq', T0 + 180_000]], 'a clock moved by the journal is saved at the next compaction');
+});
