@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
-import { isBridgeError } from './errors.js';
+import { exitStatusFor, isBridgeError } from './errors.js';
 import { registerConfigCommand } from './commands/config.js';
 import { registerReplayCommand } from './commands/replay.js';
 import { registerPatternsCommand } from './commands/patterns.js';
@@ -95,7 +95,7 @@ function exitCodeFor(error: unknown): number {
   }
   if (isBridgeError(error)) {
     process.stderr.write(`ptim-bridge: ${error.code}: ${error.message}\n`);
-    return ['ERR_CONFIG_INVALID', 'ERR_PATTERN_INVALID', 'ERR_USAGE', 'ERR_LISTEN_URL_INVALID', 'ERR_JUNOS_CONFIG'].includes(error.code) ? 2 : 1;
+    return exitStatusFor(error.code);
   }
   // Not ours: still no stack trace for the operator unless they ask for it.
   const message = error instanceof Error ? error.message : String(error);

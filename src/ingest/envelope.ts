@@ -49,17 +49,14 @@ const RFC5424_HEADER = /^1 (\S+) (\S+) (\S+) (\S+) (\S+)(?: |$)/;
  * times (the year that puts the time nearest to it, never more than a day after it) and the date of
  * time-only lines. Times without a zone are read in the zone `zones` gives for the line's host
  * (config `timezone`, `devices.<name>.timezone`); without `zones`, as UTC.
+ *
+ * No try/catch around the scanning: it only slices strings and runs anchored regexes over them, so
+ * it cannot throw (test/ingest/envelope.test.ts checks that on generated lines), and a fallback
+ * would save no line: an envelope without a tag is never matched by a rule, so a scanner bug would
+ * turn VPN lines into noise unseen. Without one, the bug reaches the pipeline's catch-all, which
+ * counts it (`ptim_bridge_pipeline_errors_total{reason="exception"}`) and logs the line.
  */
-export function parseEnvelope(text: string, receivedAt: number, zones?: ZoneResolver): Envelope {
-  try {
-    return parse(text, receivedAt, zones);
-  } catch {
-    // Defensive: the scanners above cannot throw on strings, but a parse error must never drop a line.
-    return { format: 'bare', msg: text };
-  }
-}
-
-function parse(input: string, receivedAt: number, zones: ZoneResolver | undefined): Envelope {
+export function parseEnvelope(input: string, receivedAt: number, zones?: ZoneResolver): Envelope {
   let s = input.charCodeAt(0) === 0xfeff ? input.slice(1) : input;
   let pri: number | undefined;
   if (s.charCodeAt(0) === 60 /* < */) {
@@ -144,8 +141,9 @@ function parse(input: string, receivedAt: number, zones: ZoneResolver | undefine
     env.msg = `${env.app}: ${env.msg}`;
     delete env.app;
   }
-  // A line that starts at the host (no time, no PRI) is a log-file line, not a bare message.
-  if (env.format === 'bare' && env.app !== undefined) env.format = 'file';
+  // A line that starts at the host (no time, no PRI) is a log-file line, not a bare message; also
+  // when its daemon word turned out to be the tag (`srx-hq IKE_VPN_UP_ALARM_USER: ...`).
+  if (env.format === 'bare' && (env.app !== undefined || env.host !== undefined)) env.format = 'file';
   if (wall !== undefined) {
     const t = readWall(wall, m!, wallMs, receivedAt, zones?.zoneFor(wall === 'collector' ? undefined : env.host));
     if (t !== undefined) env.time = t;

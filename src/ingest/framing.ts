@@ -15,6 +15,8 @@
  * service to anyone).
  */
 
+import type { ErrorCode } from '../errors.js';
+
 export type FramingMode = 'octet-counting' | 'non-transparent';
 
 export type FrameFaultReason = 'frame-too-long' | 'bad-octet-count';
@@ -22,7 +24,7 @@ export type FrameFaultReason = 'frame-too-long' | 'bad-octet-count';
 /** Why a connection must be closed. `code` is the BridgeError code a caller would use. */
 export interface FrameFault {
   reason: FrameFaultReason;
-  code: 'ERR_FRAME_TOO_LONG' | 'ERR_FRAME_INVALID';
+  code: Extract<ErrorCode, 'ERR_FRAME_TOO_LONG' | 'ERR_FRAME_INVALID'>;
   message: string;
 }
 

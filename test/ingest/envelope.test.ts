@@ -1,6 +1,7 @@
 import test from 'ava';
 import fc from 'fast-check';
 import { parseEnvelope } from '../../src/ingest/envelope.js';
+import { createZoneResolver } from '../../src/ingest/time-zone.js';
 import type { Envelope } from '../../src/pipeline-records.js';
 
 const RECEIVED = Date.UTC(2026, 2, 14, 12, 0, 0); // 2026-03-14T12:00:00Z
@@ -123,6 +124,11 @@ const rows: Row[] = [
     expect: { format: 'file', time: null, host: 'srx-hq', app: 'iked', pid: '4242', tag: 'IKE_VPN_UP_ALARM_USER', msg: UP },
   },
   {
+    name: 'starting at the host, the tag where the daemon would be',
+    line: `srx-hq ${UP}`,
+    expect: { format: 'file', time: null, host: 'srx-hq', app: undefined, tag: 'IKE_VPN_UP_ALARM_USER', msg: UP },
+  },
+  {
     name: 'bare message with tag',
     line: UP,
     expect: { format: 'bare', time: null, host: undefined, app: undefined, tag: 'IKE_VPN_UP_ALARM_USER', msg: UP },
@@ -178,17 +184,65 @@ for (const row of rows) {
   });
 }
 
-test('envelope: never throws on arbitrary text', (t) => {
+// Pieces of every form the scanner knows, strung together in any order with arbitrary text between
+// them: arbitrary text alone is nearly always a `bare` line and would leave most branches unvisited.
+const fragment = fc.oneof(
+  fc.constantFrom(
+    '<30>', '<191>', '<192>', '<030>', '<3', '1 ', '- ', ' ', '  ', '\uFEFF', ':', '[', ']', '"', '\\',
+    'Mar 14 09:02:11 ', 'Feb 29 23:59:60.123456 ', 'Dec 31 2025 23:59:59 ', '09:02:11 ', '25:61:61 ',
+    '2026-03-14T09:02:11.000Z ', '2026-03-14T09:02:11 ', '2026-13-45T99:99:99+05:30 ', 'Sat 2026-03-14 09:02:11 CET ', 'Sun 2026-03-29 02:30:00 +0100 ',
+    '1773478931.123456 ', '99999999999.9 ', 'srx-hq ', 'iked[4242]: ', 'kmd: ', 'IKE_VPN_UP_ALARM_USER[7]: ', '(FPC Slot 1, PIC Slot 0) SPC3_PIC0 ',
+    'IKE_VPN_UP_ALARM_USER: ', 'IKE_VPN_UP_ALARM_USER:', '[junos@2636.1.1.1.2.129 a="b\\"]"] ', '[x a="', UP,
+    // Whole headers, so that the branches behind them are reached often.
+    '<30>1 2026-03-14T09:02:11.000Z srx-hq iked 4242 IKE_VPN_UP_ALARM_USER ', '<30>1 - - - - - ', '<30>Mar 14 09:02:11 srx-hq iked[4242]: ',
+  ),
+  fc.string({ unit: 'binary', maxLength: 40 }),
+);
+const syslogish = fc.array(fragment, { maxLength: 12 }).map((parts) => parts.join(''));
+const received = fc.integer({ min: 0, max: 4_000_000_000_000 });
+const zones = createZoneResolver('America/New_York', { 'srx-hq': { timezone: 'Europe/Berlin' }, 'h': { timezone: 'Asia/Kolkata' } });
+
+/**
+ * What an envelope of `input` must satisfy, whatever the text (empty when it does). Every field is
+ * cut out of the line, never made up: `msg` is the rest of the line (or, where the daemon word was
+ * the tag, `TAG: ` and the rest), the other text fields are pieces of it.
+ */
+function envelopeFaults(input: string, env: Envelope): string[] {
+  const faults: string[] = [];
+  if (!['rfc3164', 'rfc5424', 'file', 'bare'].includes(env.format)) faults.push(`format ${env.format}`);
+  const tagRestored = env.tag !== undefined && env.msg.startsWith(`${env.tag}: `) && input.endsWith(env.msg.slice(env.tag.length + 2));
+  if (!input.endsWith(env.msg) && !tagRestored) faults.push(`msg ${JSON.stringify(env.msg)} is not the rest of the line`);
+  for (const key of ['host', 'app', 'pid', 'msgId', 'structuredData', 'tag'] as const) {
+    const value = env[key];
+    if (value !== undefined && (value === '' || !input.includes(value))) faults.push(`${key} ${JSON.stringify(value)} is not in the line`);
+  }
+  if (env.tag !== undefined && !/^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$/.test(env.tag)) faults.push(`tag ${env.tag} is no tag name`);
+  if (env.pri !== undefined && Number(/^\uFEFF?<(\d{1,3})>/.exec(input)?.[1]) !== env.pri) faults.push(`pri ${env.pri} is not the line's`);
+  if (env.pri !== undefined && !(Number.isInteger(env.pri) && env.pri >= 0 && env.pri <= 191)) faults.push(`pri ${env.pri} out of range`);
+  if (env.time !== undefined && !Number.isFinite(env.time.getTime())) faults.push('time is an invalid Date');
+  if (env.format === 'bare' && (env.host !== undefined || env.app !== undefined || env.pri !== undefined)) faults.push('a bare line with a header');
+  return faults;
+}
+
+test('envelope: on any text it returns fields cut out of the line, and never throws', (t) => {
+  // fc.assert fails on a thrown exception as on a false property; the counterexample is printed.
   fc.assert(
-    fc.property(fc.string({ unit: 'binary', maxLength: 300 }), fc.integer({ min: 0, max: 4_000_000_000_000 }), (text, now) => {
-      const env = parseEnvelope(text, now);
-      return typeof env.msg === 'string';
+    fc.property(fc.oneof(syslogish, fc.string({ unit: 'binary', maxLength: 300 })), received, fc.boolean(), (text, now, zoned) => {
+      const faults = envelopeFaults(text, parseEnvelope(text, now, zoned ? zones : undefined));
+      if (faults.length > 0) throw new Error(faults.join('; '));
     }),
-    { numRuns: 2000 },
+    { numRuns: 5000 },
   );
+  // Arbitrary bytes as the message of a well-formed header: the header is still read as it is.
   fc.assert(
-    fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => typeof parseEnvelope(`<30>Mar 14 09:02:11 h a[1]: ${Buffer.from(bytes).toString('utf8')}`, RECEIVED).msg === 'string'),
+    fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => {
+      const body = Buffer.from(bytes).toString('utf8');
+      const env = parseEnvelope(`<30>Mar 14 09:02:11 h a[1]: ${body}`, RECEIVED);
+      const expected = { format: 'rfc3164', pri: 30, host: 'h', app: 'a', pid: '1', time: '2026-03-14T09:02:11.000Z' };
+      const got = { format: env.format, pri: env.pri, host: env.host, app: env.app, pid: env.pid, time: env.time?.toISOString() };
+      if (JSON.stringify(got) !== JSON.stringify(expected) || env.msg !== body) throw new Error(`header read as ${JSON.stringify(got)}, msg ${JSON.stringify(env.msg)}`);
+    }),
     { numRuns: 1000 },
   );
-  t.pass();
+  t.pass('both properties held on every generated line');
 });
