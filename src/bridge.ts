@@ -32,21 +32,17 @@ import { lockState, type StateLock } from './state-lock.js';
  * wiring; the behaviour lives in the modules it joins.
  */
 export interface BridgeDeps {
+  /** The effective config (src/effective-config.ts): the command's flags are laid over it already. */
   config: Config;
   log: Logger;
   registry: Registry;
-  /** Extra pattern folders from the command line, after the config's. */
-  patternDirs?: readonly string[];
 }
 
 export interface LiveBridgeOptions extends BridgeDeps {
-  listen: readonly string[];
-  allowSenders?: readonly string[];
-  allowAnySender?: boolean;
-  /** Print events here (stdout) instead of delivering them; the state is then temporary unless `state` is given. */
+  /** Print events here (stdout) instead of delivering them. */
   dryRun?: Writable;
-  /** State file (sessions + outbox); default `sessions.state` from the config. */
-  state?: string;
+  /** State file (sessions + outbox): the effective config's `stateFile`; undefined (a dry run without --state) for a temporary one. */
+  state: string | undefined;
   /** Delivering: sees every tap record (queued, skipped, retry, acked, dead-lettered), as `run --log-events` logs them. */
   onTapRecord?: (record: TapRecord) => void;
 }
@@ -89,7 +85,7 @@ const RELOADABLE_KEYS: ReadonlySet<string> = new Set(['patterns', 'senders', 'de
 export async function startBridge(options: LiveBridgeOptions): Promise<LiveBridge> {
   const { config, log, registry } = options;
   // Everything that can be refused without I/O is refused before a state file or JIMS is touched.
-  planListeners({ ...options, urls: options.listen });
+  planListeners(config);
   // Delivery (got, TLS agents) loads only when used: a dry run starts faster without it.
   const delivering = options.dryRun ? undefined : await import('./delivery/delivery.js');
   delivering?.checkJimsSettings(config.jims);
@@ -98,7 +94,7 @@ export async function startBridge(options: LiveBridgeOptions): Promise<LiveBridg
     log.warn({ devices: Object.keys(config.devices).length }, 'senders.allowUnboundDevices is on: an allowed sender may speak for any firewall not listed under `devices` (bind each firewall to its addresses or certificate names instead)');
   }
   const pipeline = makePipeline(options, devices);
-  const state = openState(options.state ?? (options.dryRun ? undefined : config.sessions.state), options.dryRun ? 'run --dry-run' : 'run');
+  const state = openState(options.state, options.dryRun ? 'run --dry-run' : 'run');
   const closers: Array<() => Promise<void> | void> = [() => state.close()];
   const closeAll = async () => {
     for (const close of closers.reverse()) await close();
@@ -171,10 +167,7 @@ export async function startBridge(options: LiveBridgeOptions): Promise<LiveBridg
     watch.start();
     closers.push(() => watch.stop());
     listeners = await startListeners({
-      urls: options.listen,
       config,
-      allowSenders: options.allowSenders,
-      allowAnySender: options.allowAnySender,
       onMessage: intake.onMessage,
       log,
       registry,
@@ -206,7 +199,7 @@ export async function startBridge(options: LiveBridgeOptions): Promise<LiveBridg
     const reload = (next: Config): ReloadOutcome => {
       // Built first, swapped after: a bad pattern file or address leaves everything as it was.
       const nextPipeline = makePipeline({ ...options, config: next }, createDeviceBinding(next.devices, next.senders.allowUnboundDevices));
-      started.reconfigure({ config: next, allowSenders: options.allowSenders, allowAnySender: options.allowAnySender });
+      started.reconfigure(next);
       intake.usePipeline(nextPipeline);
       sessions.reconfigure(next);
       const nextPush = pushPolicy(next);
@@ -236,8 +229,6 @@ export interface ReplayRunOptions extends BridgeDeps {
   input?: CaptureInput;
   /** Receipt time for year-less RFC 3164 stamps and lines without a time (default: file mtime). */
   now?: number;
-  /** State file whose outbox carries the events; default `sessions.state` from the config. */
-  state?: string;
   onProgress?: (p: ReplayProgress) => void;
   /** Called while waiting for JIMS to take the last events, with how many are left. */
   onWaiting?: (backlog: number) => void;
@@ -262,7 +253,8 @@ export async function runReplay(options: ReplayRunOptions): Promise<DeliveredRep
   const { checkJimsSettings, startDelivery } = await import('./delivery/delivery.js');
   checkJimsSettings(config.jims);
   const pipeline = makePipeline(options);
-  const state = openState(options.state ?? config.sessions.state, 'replay');
+  // The outbox of `sessions.state` (--state laid over it) carries the events.
+  const state = openState(config.sessions.state, 'replay');
   const sessionState = openState(undefined, 'replay sessions');
   let delivery: Delivery | undefined;
   try {
@@ -368,7 +360,7 @@ async function replayThroughSessions(
 /** The pipeline; live listeners pass the device binding, replay trusts the capture's host names. */
 function makePipeline(deps: BridgeDeps, devices?: DeviceBinding): LinePipeline {
   const { config } = deps;
-  const patterns = loadPatterns({ shipped: config.patterns.shipped, dirs: [...config.patterns.dirs, ...(deps.patternDirs ?? [])] });
+  const patterns = loadPatterns({ shipped: config.patterns.shipped, dirs: config.patterns.dirs });
   const zones = createZoneResolver(config.timezone, config.devices);
   return new LinePipeline({ patterns, vpns: config.vpns, zones, registry: deps.registry, log: deps.log, ...(devices === undefined ? {} : { devices }) });
 }

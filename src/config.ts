@@ -202,27 +202,48 @@ export function configJsonSchema(): unknown {
   return z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' });
 }
 
+/** A config file as read: where it is, and its parsed YAML with line positions (for file:line). */
+export interface ConfigSource {
+  file: string;
+  doc: Document;
+  lines: LineCounter;
+}
+
 /**
  * Validates a parsed config object. With `source`, relative paths are resolved against the directory
  * of `source.file`; without it they stay as written.
  * @throws ConfigError naming the key (and the file and line, when `source` is given).
  */
-export function validateConfig(input: unknown, source?: { file: string; doc: Document; lines: LineCounter }): Config {
+export function validateConfig(input: unknown, source?: ConfigSource): Config {
+  return deepFreeze(parseConfig(input, source));
+}
+
+/**
+ * `validateConfig` for a file with command-line values laid over it (src/effective-config.ts): the
+ * keys `setByFlag` names were not written in the file, so a problem with one is reported without
+ * the file's line (after the file's own problems) and a relative path in one stays relative to the
+ * working directory. The result is not frozen yet: the caller adds the rest and freezes it.
+ * @throws ConfigError listing every schema problem at once, the file's first.
+ */
+export function parseConfig(input: unknown, source?: ConfigSource, setByFlag: (key: string) => boolean = () => false): Config {
   const result = configSchema.safeParse(input ?? {}, { reportInput: true });
   if (!result.success) {
-    const messages = result.error.issues.map((issue) => describeIssue(issue));
-    const first = result.error.issues[0]!;
-    const line = source ? lineOf(source, first.path) : undefined;
-    const where = source ? `${source.file}${line ? `:${line}` : ''}: ` : '';
+    const fromFlag = (issue: Issue) => setByFlag(issue.path.map(String).join('.'));
+    const issues = [...result.error.issues.filter((i) => !fromFlag(i)), ...result.error.issues.filter(fromFlag)];
+    const messages = issues.map((issue) => describeIssue(issue));
+    const first = issues[0]!;
+    const inFile = source !== undefined && !fromFlag(first) ? source : undefined;
+    const line = inFile ? lineOf(inFile, first.path) : undefined;
+    const where = inFile ? `${inFile.file}${line ? `:${line}` : ''}: ` : '';
     throw new ConfigError(
       `${where}${messages.join('\n  ')}`,
-      { file: source?.file, line, key: first.path.join('.') },
+      { file: inFile?.file, line, key: first.path.join('.') },
     );
   }
   const config = result.data;
   checkCrossFields(config);
-  if (source) resolvePaths(config, dirname(source.file));
-  return deepFreeze(config);
+  if (source) resolvePaths(config, dirname(source.file), setByFlag);
+  return config;
 }
 
 /**
@@ -230,31 +251,40 @@ export function validateConfig(input: unknown, source?: { file: string; doc: Doc
  * @throws ConfigError on a missing or unreadable file, bad YAML or invalid keys.
  */
 export function loadConfig(file?: string): Config {
-  return loadConfigWithLines(file).config;
+  if (file === undefined) return validateConfig({});
+  const { input, source } = readConfigFile(file);
+  return validateConfig(input, source);
 }
 
 /**
- * `loadConfig`, plus where each key stands in the file: `lineOf('listen.0')` is the line of the
- * first listener (undefined without a file, or for a key the file does not set).
- * @throws ConfigError as `loadConfig`.
+ * Reads and parses a YAML config file (or `text`, as if read from `file`), keeping where each key
+ * stands. Nothing is validated yet.
+ * @throws ConfigError on a missing or unreadable file or bad YAML (with file:line).
  */
-export function loadConfigWithLines(file?: string): { config: Config; lineOf(key: string): number | undefined } {
-  if (file === undefined) return { config: validateConfig({}), lineOf: () => undefined };
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (cause) {
-    throw new ConfigError(`Cannot read config file ${file}: ${(cause as NodeJS.ErrnoException).code ?? cause}. Check the --config path.`, { file, cause });
+export function readConfigFile(file: string, text?: string): { input: unknown; source: ConfigSource } {
+  let yaml: string;
+  if (text !== undefined) {
+    yaml = text;
+  } else {
+    try {
+      yaml = readFileSync(file, 'utf8');
+    } catch (cause) {
+      throw new ConfigError(`Cannot read config file ${file}: ${(cause as NodeJS.ErrnoException).code ?? cause}. Check the --config path.`, { file, cause });
+    }
   }
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(yaml, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   const yamlError = doc.errors[0];
   if (yamlError) {
     const line = yamlError.linePos?.[0]?.line;
     throw new ConfigError(`${file}${line ? `:${line}` : ''}: not valid YAML: ${yamlError.message.split('\n')[0]}`, { file, line });
   }
-  const source = { file: resolve(file), doc, lines };
-  return { config: validateConfig(doc.toJS(), source), lineOf: (key) => lineOf(source, key.split('.').map((k) => (/^\d+$/.test(k) ? Number(k) : k))) };
+  return { input: doc.toJS(), source: { file: resolve(file), doc, lines } };
+}
+
+/** The line of a dotted key (`listen.0`) in the file, or of its nearest parent the file sets; undefined when none. */
+export function lineOfKey(source: ConfigSource, key: string): number | undefined {
+  return lineOf(source, key.split('.').map((k) => (/^\d+$/.test(k) ? Number(k) : k)));
 }
 
 /**
@@ -287,14 +317,15 @@ function checkCrossFields(config: Config): void {
   }
 }
 
-function resolvePaths(config: Config, base: string): void {
-  const abs = (p: string | undefined) => (p === undefined ? p : resolve(base, p));
+/** Paths in the file are relative to the file; a flag's stay relative to the working directory. */
+function resolvePaths(config: Config, base: string, setByFlag: (key: string) => boolean): void {
+  const abs = <P extends string | undefined>(key: string, p: P): P => (p === undefined || setByFlag(key) ? p : (resolve(base, p) as P));
   config.patterns.dirs = config.patterns.dirs.map((d) => resolve(base, d));
-  config.tls.cert = abs(config.tls.cert);
-  config.tls.key = abs(config.tls.key);
-  config.tls.clientCa = abs(config.tls.clientCa);
-  config.jims.ca = abs(config.jims.ca);
-  config.sessions.state = resolve(base, config.sessions.state);
+  config.tls.cert = abs('tls.cert', config.tls.cert);
+  config.tls.key = abs('tls.key', config.tls.key);
+  config.tls.clientCa = abs('tls.clientCa', config.tls.clientCa);
+  config.jims.ca = abs('jims.ca', config.jims.ca);
+  config.sessions.state = abs('sessions.state', config.sessions.state);
 }
 
 type Issue = z.core.$ZodIssue & { input?: unknown };
@@ -388,7 +419,8 @@ function lineOf(source: { doc: Document; lines: LineCounter }, path: readonly Pr
   return undefined;
 }
 
-function deepFreeze<T>(value: T): T {
+/** Freezes an object and everything it holds: a config no module can change after it is built. */
+export function deepFreeze<T>(value: T): T {
   if (value && typeof value === 'object') {
     for (const v of Object.values(value)) deepFreeze(v);
     Object.freeze(value);

@@ -1,6 +1,8 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { resolveSecret, type Config } from './config.js';
+import { SECRET_ENV } from './commands/delivery-options.js';
+import { resolveSecret } from './config.js';
+import type { EffectiveConfig } from './effective-config.js';
 import { BridgeError, isBridgeError, type ErrorCode } from './errors.js';
 import { createAllowList } from './ingest/allow-list.js';
 import { parseListenUrl } from './ingest/listen-url.js';
@@ -12,47 +14,31 @@ import { loadPatterns } from './patterns/load.js';
  * that does not fail on the config (`config check --quiet && systemctl restart` is safe).
  */
 export interface Problem {
-  /** The config key, dotted (`listen.0`, `devices.srx-hq.senders.1`). */
+  /** The config key, dotted (`listen.0`, `devices.srx-hq.senders.1`), or the flag that set it (`--listen URL`, `--state`). */
   key: string;
   code: ErrorCode;
   message: string;
 }
 
-export interface PreflightOptions {
-  /** --listen flags (replace `listen`). */
-  listen?: readonly string[];
-  /** --allow-sender flags (added to `senders.allow`) and --allow-any-sender. */
-  allowSenders?: readonly string[];
-  allowAnySender?: boolean;
-  /** --patterns folders, after the config's. */
-  patternDirs?: readonly string[];
-  /**
-   * Whether the JIMS settings must be complete: true for `run`, false for `run --dry-run`,
-   * 'if-set' (config check) when the config names a JIMS URL.
-   */
-  delivering: boolean | 'if-set';
-  /** --state (replaces `sessions.state`); for a dry run only checked when given. */
-  state?: string;
-}
-
-/** The env variable `run` takes the client secret from when the config names none. */
-const SECRET_ENV = 'PTIM_JIMS_CLIENT_SECRET';
-
-export async function preflight(config: Config, options: PreflightOptions): Promise<Problem[]> {
+/**
+ * Every problem `run` would refuse the effective config for, in one list: listeners, TLS files,
+ * the allow-list and CIDRs, the metrics address, patterns, and (delivering) the JIMS settings,
+ * the secret and the state file. A flag's problem is keyed by the flag (`--listen URL`).
+ */
+export async function preflight(effective: EffectiveConfig): Promise<Problem[]> {
+  const { config } = effective;
   const problems: Problem[] = [];
   const add = (key: string, error: unknown) => {
     problems.push({ key, code: isBridgeError(error) ? error.code : 'ERR_CONFIG_INVALID', message: error instanceof Error ? error.message : String(error) });
   };
-  const usingFlags = options.listen !== undefined && options.listen.length > 0;
-  const listen = usingFlags ? options.listen! : config.listen;
-  const listenKey = (i: number) => (usingFlags ? `--listen ${options.listen![i]}` : `listen.${i}`);
-  if (listen.length === 0) add('listen', new BridgeError('ERR_CONFIG_INVALID', 'No listener: set `listen` (e.g. [udp://0.0.0.0:5514]) or give --listen.'));
+  const keyOf = (key: string) => effective.flagOf(key) ?? key;
+  if (config.listen.length === 0) add('listen', new BridgeError('ERR_CONFIG_INVALID', 'No listener: set `listen` (e.g. [udp://0.0.0.0:5514]) or give --listen.'));
   const transports = new Set<string>();
-  listen.forEach((url, i) => {
+  config.listen.forEach((url, i) => {
     try {
       transports.add(parseListenUrl(url).transport);
     } catch (error) {
-      add(listenKey(i), error);
+      add(keyOf(`listen.${i}`), error);
     }
   });
   if (transports.has('tls') && (config.tls.cert === undefined || config.tls.key === undefined)) {
@@ -60,12 +46,11 @@ export async function preflight(config: Config, options: PreflightOptions): Prom
   }
   for (const key of ['cert', 'key', 'clientCa'] as const) checkReadable(config.tls[key], `tls.${key}`, add);
 
-  const allowAny = config.senders.allowAny || options.allowAnySender === true;
-  const allow = [...config.senders.allow.map((c, i) => [c, `senders.allow.${i}`] as const), ...(options.allowSenders ?? []).map((c) => [c, `--allow-sender ${c}`] as const)];
-  if (allow.length === 0 && !allowAny) {
+  const allow = config.senders.allow;
+  if (allow.length === 0 && !config.senders.allowAny) {
     add('senders.allow', new BridgeError('ERR_CONFIG_INVALID', 'The sender allow-list is empty, so every line would be dropped: list your firewalls in `senders.allow` (or --allow-sender CIDR), or accept any sender with --allow-any-sender (`senders.allowAny: true`).'));
   }
-  for (const [cidr, key] of allow) checkCidr(cidr, key, 'senders.allow', add);
+  allow.forEach((cidr, i) => checkCidr(cidr, keyOf(`senders.allow.${i}`), 'senders.allow', add));
   for (const [name, device] of Object.entries(config.devices)) {
     device.senders.forEach((cidr, i) => checkCidr(cidr, `devices.${name}.senders.${i}`, `devices.${name}.senders`, add));
   }
@@ -78,32 +63,30 @@ export async function preflight(config: Config, options: PreflightOptions): Prom
   }
 
   try {
-    loadPatterns({ shipped: config.patterns.shipped, dirs: [...config.patterns.dirs, ...(options.patternDirs ?? [])] });
+    loadPatterns({ shipped: config.patterns.shipped, dirs: config.patterns.dirs });
   } catch (error) {
     add('patterns.dirs', error);
   }
 
   const jims = config.jims;
-  const delivering = options.delivering === 'if-set' ? jims.url !== undefined : options.delivering;
-  if (delivering) {
+  if (effective.delivering) {
     if (!jims.url) add('jims.url', new BridgeError('ERR_CONFIG_INVALID', 'Expected `jims.url` an https:// URL, got nothing. Set it, or pass --jims-url.'));
     if (!jims.clientId) add('jims.clientId', new BridgeError('ERR_CONFIG_INVALID', 'Expected `jims.clientId` a non-empty string, got nothing. Set it, or pass --jims-client-id.'));
     try {
+      // `config check` reads the file alone: the secret then comes from where `run` would take it.
       await resolveSecret(jims.clientSecret ?? `env:${SECRET_ENV}`, 'jims.clientSecret');
     } catch (error) {
       add('jims.clientSecret', error);
     }
     checkReadable(jims.ca, 'jims.ca', add);
-    const state = options.state ?? config.sessions.state;
-    checkWritableHome(state, options.state === undefined ? 'sessions.state' : '--state', add);
-  } else if (options.state !== undefined) {
-    checkWritableHome(options.state, '--state', add);
   }
+  if (effective.stateFile !== undefined) checkWritableHome(effective.stateFile, keyOf('sessions.state'), add);
   return problems;
 }
 
 /** The problems as one error: each on its line with file:line when the key is in the file. */
-export function preflightError(problems: readonly Problem[], file: string | undefined, lineOf: (key: string) => number | undefined): BridgeError {
+export function preflightError(problems: readonly Problem[], effective: Pick<EffectiveConfig, 'file' | 'lineOf'>): BridgeError {
+  const { file, lineOf } = effective;
   const lines = problems.map((p) => {
     const line = p.key.startsWith('-') ? undefined : lineOf(p.key);
     const where = file === undefined ? '' : `${file}${line === undefined ? '' : `:${line}`}: `;

@@ -2,7 +2,7 @@ import anyTest from 'ava';
 import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { validateConfig } from '../src/config.js';
-import { applyDeliveryFlags } from '../src/commands/delivery-flags.js';
+import { effectiveConfig } from '../src/effective-config.js';
 import { ConfigError } from '../src/errors.js';
 import { runCli } from './helpers/cli.js';
 import { tempDir } from './helpers/tmp.js';
@@ -52,9 +52,8 @@ test('URLs without credentials pass, an @ in the query or fragment included', (t
 });
 
 test('--jims-url and --jims-secondary-url get the same check as their keys', (t) => {
-  const base = validateConfig({});
   for (const [flags, key] of [[{ jimsUrl: `https://bridge:${PASSWORD}@jims.example` }, 'jims.url'], [{ jimsUrl: 'https://jims.example', jimsSecondaryUrl: `https://b:${PASSWORD}@jims2.example` }, 'jims.secondaryUrl']] as const) {
-    const error = t.throws<ConfigError>(() => applyDeliveryFlags(base, flags), { instanceOf: ConfigError });
+    const error = t.throws<ConfigError>(() => effectiveConfig(undefined, { ...flags, use: 'deliver' }), { instanceOf: ConfigError });
     t.is(error?.key, key);
     t.false(error!.message.includes(PASSWORD));
   }

@@ -16,13 +16,14 @@ Examples:
   $ ptim-bridge config check --config ptim-bridge.yaml
   $ ptim-bridge config check --config ptim-bridge.yaml --quiet && systemctl restart ptim-bridge`)
     .action(async (opts: { config: string; quiet?: boolean }) => {
-      const [{ loadConfigWithLines }, { preflight, preflightError }] = await Promise.all([import('../config.js'), import('../preflight.js')]);
-      const { config: loaded, lineOf } = loadConfigWithLines(opts.config);
-      // The JIMS settings are checked when the file names a JIMS URL (a dry-run config needs none).
-      const problems = await preflight(loaded, { delivering: 'if-set' });
-      if (problems.length > 0) throw preflightError(problems, opts.config, lineOf);
+      const [{ effectiveConfig }, { preflight, preflightError }] = await Promise.all([import('../effective-config.js'), import('../preflight.js')]);
+      // As run reads the file without flags; the JIMS settings are checked when the file names a
+      // JIMS URL (a dry-run config needs none).
+      const effective = effectiveConfig(opts.config, { use: 'check' });
+      const problems = await preflight(effective);
+      if (problems.length > 0) throw preflightError(problems, effective);
       if (!opts.quiet) {
-        process.stdout.write(`${opts.config}: valid\n${JSON.stringify(loaded, null, 2)}\n`);
+        process.stdout.write(`${opts.config}: valid\n${JSON.stringify(effective.config, null, 2)}\n`);
       }
     });
 

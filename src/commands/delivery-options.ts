@@ -13,8 +13,8 @@ export interface DeliveryFlags {
 export const SECRET_ENV = 'PTIM_JIMS_CLIENT_SECRET';
 
 /**
- * Adds the delivery flags to a command. Apart from delivery-flags.ts (which applies them and needs
- * the config schema) so that registering `run` and `replay` loads nothing heavy.
+ * Adds the delivery flags to a command. Apart from src/effective-config.ts (which lays them over the
+ * config and needs the config schema) so that registering `run` and `replay` loads nothing heavy.
  */
 export function addDeliveryOptions(command: Command, options: { state?: boolean } = { state: true }): Command {
   command

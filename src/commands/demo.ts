@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -115,21 +115,13 @@ export async function runDemo(options: DemoOptions): Promise<{ rows: IdentityRow
   }
 }
 
-/** The bundled (or given) config with the simulator as JIMS and a temporary state file. */
-async function demoConfig(file: string | undefined, jims: { url: string; clientId: string; clientSecret: string; ca: string }, state: string): Promise<Config> {
-  const [{ parse: parseYaml }, { validateConfig }] = await Promise.all([import('yaml'), import('../config.js')]);
-  const path = file ?? DEMO_CONFIG;
-  let raw: Record<string, unknown>;
-  try {
-    raw = (parseYaml(readFileSync(path, 'utf8')) as Record<string, unknown> | null) ?? {};
-  } catch (cause) {
-    throw new BridgeError('ERR_CONFIG_INVALID', `Cannot read config ${path}: ${(cause as Error).message}. Check the --config path (or try \`ptim-bridge config check --config ${path}\`).`, { file: path, cause });
-  }
-  const given = (raw.jims ?? {}) as Record<string, unknown>;
-  // Only tuning survives from the file's jims section: the endpoint is the simulator.
-  const { url: _u, secondaryUrl: _s, clientId: _i, clientSecret: _c, ca: _a, insecureSkipVerify: _k, tokenPath: _t, eventsPath: _e, ...tuning } = given;
-  const sessions = { ...((raw.sessions ?? {}) as Record<string, unknown>), state };
-  return validateConfig({ ...raw, jims: { ...tuning, ...jims }, sessions });
+/**
+ * The bundled (or given) config with the simulator as JIMS and a temporary state file: the effective
+ * config every command builds, read as `run` reads the file (file:line in its errors, paths relative to it).
+ */
+export async function demoConfig(file: string | undefined, jims: { url: string; clientId: string; clientSecret: string; ca: string }, state: string): Promise<Config> {
+  const { effectiveConfig } = await import('../effective-config.js');
+  return effectiveConfig(file ?? DEMO_CONFIG, { use: 'deliver', jimsEndpoint: jims, state }).config;
 }
 
 /** The identity table as aligned text columns, then a one-line summary. */

@@ -84,8 +84,8 @@ Examples:
       --jims-ca jims-ca.pem --state backfill.db /var/log/messages.0.gz`)
     .action(async (files: string[], opts: ReplayOptions) => {
       // Loaded here, not at start-up: `--help` and the other commands must not pay for them (src/cli.ts).
-      const [{ runDryRunReplay, runReplay }, { loadConfig }, { createLogger }, { createRegistry }, { applyDeliveryFlags }] = await Promise.all([
-        import('../bridge.js'), import('../config.js'), import('../log.js'), import('../ops/metrics.js'), import('./delivery-flags.js'),
+      const [{ runDryRunReplay, runReplay }, { effectiveConfig }, { createLogger }, { createRegistry }] = await Promise.all([
+        import('../bridge.js'), import('../effective-config.js'), import('../log.js'), import('../ops/metrics.js'),
       ]);
       let now: number | undefined;
       if (opts.now !== undefined) {
@@ -93,13 +93,10 @@ Examples:
         if (!Number.isFinite(now)) throw new BridgeError('ERR_USAGE', `Expected --now as an ISO 8601 time like 2026-03-15T00:00:00Z, got ${JSON.stringify(opts.now)}.`);
       }
       if (files.filter((f) => f === '-').length > 1) throw new BridgeError('ERR_USAGE', 'Standard input (-) can be given only once.');
-      const loaded = loadConfig(opts.config);
-      const [{ canonicalTimeZone, zoneClock }, { recordTime }] = await Promise.all([import('../ingest/time-zone.js'), import('../replay/export-records.js')]);
-      if (opts.timezone !== undefined && canonicalTimeZone(opts.timezone) === undefined) {
-        throw new BridgeError('ERR_USAGE', `Expected --timezone an IANA time zone name like Europe/Paris or UTC, got ${JSON.stringify(opts.timezone)}.`);
-      }
-      // The flag stands in for the config key (devices.<name>.timezone still wins for its device).
-      const config = opts.timezone === undefined ? loaded : Object.freeze({ ...loaded, timezone: opts.timezone });
+      // The file with the flags laid over it (--timezone stands in for `timezone`; devices.<name>.timezone still wins for its device).
+      const effective = effectiveConfig(opts.config, { ...opts, use: opts.dryRun ? 'dry-run' : 'deliver' });
+      const { config } = effective;
+      const [{ zoneClock }, { recordTime }] = await Promise.all([import('../ingest/time-zone.js'), import('../replay/export-records.js')]);
       const instant = (flag: string, value: string | undefined): number | undefined => {
         if (value === undefined) return undefined;
         const t = recordTime(value, zoneClock(config.timezone));
@@ -114,10 +111,9 @@ Examples:
       const input: CaptureInput = { format: parseFormatOption(opts.format), fields: opts.field, since, until, finalState: opts.finalState === true };
       const progress = opts.progress !== false && process.stderr.isTTY ? progressPrinter() : undefined;
       if (!opts.dryRun) {
-        const delivering = applyDeliveryFlags(config, { ...opts, state: undefined });
-        const log = createLogger({ destination: 'stderr', level: delivering.log.level });
+        const log = createLogger({ destination: 'stderr', level: config.log.level });
         const summary = await runReplay({
-          config: delivering, log, registry: createRegistry(), files, input, now, state: opts.state, patternDirs: opts.patterns,
+          config, log, registry: createRegistry(), files, input, now,
           onProgress: progress?.update,
           onWaiting: (backlog) => progress?.message(`waiting for JIMS to take the last ${backlog} events`),
         });
@@ -128,7 +124,7 @@ Examples:
         // "Returned" must not read as "delivered": events JIMS refused sit in the dead-letter store.
         const { refused } = summary;
         if (refused > 0) {
-          const file = opts.state ?? delivering.sessions.state;
+          const file = config.sessions.state;
           throw new BridgeError(
             'ERR_JIMS_REJECTED',
             `JIMS refused ${refused} event(s); they are in the dead-letter store of ${file}. See why with \`ptim-bridge dlq list --state ${file}\`, fix the cause, then \`ptim-bridge dlq retry --state ${file}\`.`,
@@ -139,7 +135,7 @@ Examples:
       }
       const summary = await runDryRunReplay({
         config, log: createLogger({ destination: 'stderr', level: config.log.level }), registry: createRegistry(),
-        files, input, now, state: opts.state, patternDirs: opts.patterns, out: new NdjsonWriter(process.stdout), onProgress: progress?.update,
+        files, input, now, state: effective.stateFile, out: new NdjsonWriter(process.stdout), onProgress: progress?.update,
       });
       progress?.done();
       process.stderr.write(formatSummary(summary));

@@ -65,40 +65,29 @@ Examples:
       // "listening" line must still mean a clean stop, not the default kill.
       const stopRequested = untilSignal({ stdoutClosed: opts.dryRun === true });
       // Loaded here, not at start-up: `--help` and the other commands must not pay for them (src/cli.ts).
-      const [{ loadConfigWithLines }, { startBridge }, { createLogger }, { createRegistry }, { applyDeliveryFlags }, { preflight, preflightError }] = await Promise.all([
-        import('../config.js'), import('../bridge.js'), import('../log.js'), import('../ops/metrics.js'), import('./delivery-flags.js'), import('../preflight.js'),
+      const [{ effectiveConfig }, { startBridge }, { createLogger }, { createRegistry }, { preflight, preflightError }] = await Promise.all([
+        import('../effective-config.js'), import('../bridge.js'), import('../log.js'), import('../ops/metrics.js'), import('../preflight.js'),
       ]);
-      // The effective config: the file (validated) with the flags laid over it; built the same way
-      // at start and at each reload.
-      let lineOf: (key: string) => number | undefined = () => undefined;
-      const effectiveConfig = (): Config => {
-        const loaded = loadConfigWithLines(opts.config);
-        lineOf = loaded.lineOf;
-        let built = withTlsFlags(loaded.config, opts);
-        if (opts.allowUnboundDevices) built = { ...built, senders: { ...built.senders, allowUnboundDevices: true } };
-        return opts.dryRun ? built : applyDeliveryFlags(built, opts);
-      };
-      const config = effectiveConfig();
+      // The file with the flags laid over it, built the same way at start and at each reload.
+      const build = () => effectiveConfig(opts.config, { ...opts, use: opts.dryRun ? 'dry-run' : 'deliver' });
+      const effective = build();
+      const { config } = effective;
       // The checks `config check` runs, all at once, before a state file or a port is touched.
-      const problems = await preflight(config, { listen: opts.listen, allowSenders: opts.allowSender, allowAnySender: opts.allowAnySender === true, patternDirs: opts.patterns, delivering: !opts.dryRun, state: opts.state });
-      if (problems.length > 0) throw preflightError(problems, opts.config, lineOf);
+      const problems = await preflight(effective);
+      if (problems.length > 0) throw preflightError(problems, effective);
       const log = createLogger({ destination: opts.dryRun ? 'stderr' : 'stdout', level: config.log.level });
       const bridge = await startBridge({
         config,
         log,
         registry: createRegistry({ defaults: true }),
-        patternDirs: opts.patterns,
-        listen: opts.listen ?? [],
-        allowSenders: opts.allowSender,
-        allowAnySender: opts.allowAnySender === true,
         dryRun: opts.dryRun ? process.stdout : undefined,
-        state: opts.state,
+        state: effective.stateFile,
         ...(opts.logEvents && !opts.dryRun ? { onTapRecord: (record: import('../ops/tap.js').TapRecord) => log.info({ event: 'tap', tap: record }, `event ${record.what}`) } : {}),
       });
       log.info({ event: 'ready', listeners: bridge.bound.map((b) => b.url), metrics: bridge.metricsUrl }, opts.dryRun ? 'ready (dry run: events go to stdout)' : 'ready: delivering to JIMS');
       // SIGHUP (systemctl reload, `ptim-bridge reload`): the config file and pattern files again,
       // applied without closing a listener; a config that does not validate changes nothing.
-      const onHangUp = () => reloadWith(bridge, effectiveConfig, log);
+      const onHangUp = () => reloadWith(bridge, () => build().config, log);
       process.on('SIGHUP', onHangUp);
 
       const signal = await stopRequested;
@@ -125,15 +114,4 @@ function reloadWith(bridge: { reload(next: Config): { applied: string[]; needsRe
     const code = error instanceof BridgeError ? error.code : 'ERR_UNEXPECTED';
     log.error({ event: 'reload-refused', code, error: (error as Error).message }, 'the new config was refused; the running one stays (fix it, check it with `ptim-bridge config check`, and reload again)');
   }
-}
-
-/** The --tls-* flags replace the config's `tls` section. */
-function withTlsFlags(config: Config, opts: RunOptions): Config {
-  if (opts.tlsCert === undefined && opts.tlsKey === undefined && opts.tlsClientCa === undefined) return config;
-  if ((opts.tlsCert === undefined) !== (opts.tlsKey === undefined)) {
-    throw new BridgeError('ERR_USAGE', 'Give --tls-cert and --tls-key together (the server certificate and its private key).');
-  }
-  const cert = opts.tlsCert ?? config.tls.cert;
-  const key = opts.tlsKey ?? config.tls.key;
-  return { ...config, tls: { cert, key, clientCa: opts.tlsClientCa ?? config.tls.clientCa } };
 }

@@ -24,19 +24,17 @@ export interface ListenerSet {
   /**
    * Takes a new sender allow-list (a reload): new connections and every datagram from now on are
    * judged by it; open connections stay (they were allowed when they connected).
+   * The listeners themselves stay as they are (a change of `listen` needs a restart).
    * @throws BridgeError ERR_CONFIG_INVALID as `planListeners`; the old list then stays.
    */
-  reconfigure(options: Pick<StartListenersOptions, 'config' | 'allowSenders' | 'allowAnySender'>): void;
+  reconfigure(config: ListenerConfig): void;
 }
 
+/** What the listeners read of the (effective) config: `listen` (`udp|tcp|tls://HOST:PORT`), `senders` (allow-list; `allowAny` logs a warning), `tls`, `limits`. */
+export type ListenerConfig = Pick<Config, 'listen' | 'senders' | 'tls' | 'limits'>;
+
 export interface StartListenersOptions {
-  /** `udp|tcp|tls://HOST:PORT`; empty means `config.listen`. */
-  urls: readonly string[];
-  config: Config;
-  /** Added to `config.senders.allow`. */
-  allowSenders?: readonly string[];
-  /** Or-ed with `config.senders.allowAny`: accept every sender (logs a warning). */
-  allowAnySender?: boolean;
+  config: ListenerConfig;
   /**
    * Called synchronously for every accepted message, in arrival order per connection; must not
    * throw. `msg.data` is a view into the read buffer (never reused by Node), so keeping it is safe
@@ -52,9 +50,8 @@ export interface StartListenersOptions {
  * configuration before it opens state files or contacts JIMS.
  * @throws BridgeError ERR_LISTEN_URL_INVALID or ERR_CONFIG_INVALID, as `startListeners`.
  */
-export function planListeners(options: Pick<StartListenersOptions, 'urls' | 'config' | 'allowSenders' | 'allowAnySender'>): { urls: ListenUrl[]; allowCidrs: string[]; allowAny: boolean } {
-  const { config } = options;
-  const raw = options.urls.length > 0 ? options.urls : config.listen;
+export function planListeners(config: Pick<Config, 'listen' | 'senders' | 'tls'>): { urls: ListenUrl[]; allowCidrs: readonly string[]; allowAny: boolean } {
+  const raw = config.listen;
   if (raw.length === 0) {
     throw new BridgeError('ERR_CONFIG_INVALID', 'No listener: give --listen udp://0.0.0.0:5514 (repeatable) or set `listen` in the config.', { key: 'listen' });
   }
@@ -63,8 +60,8 @@ export function planListeners(options: Pick<StartListenersOptions, 'urls' | 'con
   if (urls.some((u) => u.transport === 'tls') && (tls.cert === undefined || tls.key === undefined)) {
     throw new BridgeError('ERR_CONFIG_INVALID', 'A tls:// listener needs a server certificate: set `tls.cert` and `tls.key` in the config, or give --tls-cert FILE --tls-key FILE.', { key: 'tls.cert' });
   }
-  const allowCidrs = [...config.senders.allow, ...(options.allowSenders ?? [])];
-  const allowAny = config.senders.allowAny || options.allowAnySender === true;
+  const allowCidrs = config.senders.allow;
+  const allowAny = config.senders.allowAny;
   if (allowCidrs.length === 0 && !allowAny) {
     throw new BridgeError('ERR_CONFIG_INVALID', 'The sender allow-list is empty, so every line would be dropped: list your firewalls with --allow-sender CIDR (config `senders.allow`), or accept any sender with --allow-any-sender (config `senders.allowAny: true`).', { key: 'senders.allow' });
   }
@@ -80,7 +77,7 @@ export function planListeners(options: Pick<StartListenersOptions, 'urls' | 'con
  */
 export async function startListeners(options: StartListenersOptions): Promise<ListenerSet> {
   const { config } = options;
-  const { urls, allowCidrs, allowAny } = planListeners(options);
+  const { urls, allowCidrs, allowAny } = planListeners(config);
   const tls = config.tls;
   const log = options.log.child({ module: 'ingest' });
   const allow = createAllowList(allowCidrs, allowAny);
@@ -121,7 +118,8 @@ export async function startListeners(options: StartListenersOptions): Promise<Li
     pause: () => setPaused(true),
     resume: () => setPaused(false),
     reconfigure(next) {
-      const plan = planListeners({ ...next, urls: urls.map((u) => u.url) });
+      // Judged against the listeners that run, not the `listen` the new config asks for.
+      const plan = planListeners({ ...next, listen: urls.map((u) => u.url) });
       const nextAllow = createAllowList(plan.allowCidrs, plan.allowAny);
       if (nextAllow.any && !ctx.allow.any) log.warn({ key: 'senders.allowAny' }, 'accepting syslog from ANY sender: anyone who can reach these ports can inject identities; list your firewalls in senders.allow');
       ctx.allow = nextAllow;

@@ -93,6 +93,7 @@ async function shippedMetrics(t: ExecutionContext): Promise<{ labels: Map<string
   const registry: Registry = createRegistry({ defaults: true });
   const bridge = await startBridge({
     config: validateConfig({
+      listen: ['tcp://127.0.0.1:0', 'udp://127.0.0.1:0'],
       senders: { allow: ['127.0.0.1/32'] },
       metrics: { listen: '127.0.0.1:0' },
       sessions: { state: join(dir, 'state.db') },
@@ -101,7 +102,7 @@ async function shippedMetrics(t: ExecutionContext): Promise<{ labels: Map<string
     }),
     log: silentLogger(),
     registry,
-    listen: ['tcp://127.0.0.1:0', 'udp://127.0.0.1:0'],
+    state: join(dir, 'state.db'),
   });
   t.teardown(() => bridge.close());
   const labels = new Map<string, Set<string>>();

@@ -21,11 +21,10 @@ export interface TestListeners {
 export async function startTestListeners(t: ExecutionContext, urls: string[], config: ConfigInput = {}, extra: { allowSenders?: string[]; allowAnySender?: boolean } = {}): Promise<TestListeners> {
   const registry = new Registry();
   const messages: ReceivedMessage[] = [];
+  // As the effective config lays --listen and --allow-sender over the file.
+  const allow = [...(config.senders?.allow ?? []), ...(extra.allowSenders ?? (extra.allowAnySender ? [] : ['127.0.0.0/8', '::1']))];
   const set = await startListeners({
-    urls,
-    config: validateConfig(config),
-    allowSenders: extra.allowSenders ?? (extra.allowAnySender ? [] : ['127.0.0.0/8', '::1']),
-    allowAnySender: extra.allowAnySender,
+    config: validateConfig({ ...config, listen: urls, senders: { ...config.senders, allow, allowAny: config.senders?.allowAny === true || extra.allowAnySender === true } }),
     onMessage: (m) => messages.push(m),
     log: silentLogger(),
     registry,

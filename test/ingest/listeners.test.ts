@@ -357,14 +357,17 @@ test('tls close(): delivers what the sender already wrote, including a last line
 });
 
 test('startListeners: configuration errors say what to do', async (t) => {
-  const base = { config: validateConfig({}), onMessage: () => {}, log: silentLogger(), registry: new Registry() };
+  const base = { onMessage: () => {}, log: silentLogger(), registry: new Registry() };
+  // Not through validateConfig: --listen values reach the listeners unchecked by the schema.
+  const config = (listen: string[], senders: { allowAny: boolean }, tls = {}) => ({ ...validateConfig({ tls }), listen, senders: { allow: [], allowAny: senders.allowAny, allowUnboundDevices: false } });
+  const any = { allowAny: true };
   const code = async (p: Promise<unknown>) => ((await t.throwsAsync(p)) as { code?: string }).code;
-  t.is(await code(startListeners({ ...base, urls: [], allowAnySender: true })), 'ERR_CONFIG_INVALID');
-  t.is(await code(startListeners({ ...base, urls: ['tcp://127.0.0.1:0'] })), 'ERR_CONFIG_INVALID');
-  t.is(await code(startListeners({ ...base, urls: ['tls://127.0.0.1:0'], allowAnySender: true })), 'ERR_CONFIG_INVALID');
-  t.is(await code(startListeners({ ...base, urls: ['tcp://127.0.0.1'], allowAnySender: true })), 'ERR_LISTEN_URL_INVALID');
-  t.is(await code(startListeners({ ...base, urls: ['tls://127.0.0.1:0'], allowAnySender: true, config: validateConfig({ tls: { cert: '/nonexistent.pem', key: '/nonexistent.key' } }) })), 'ERR_CONFIG_INVALID');
-  const first = await startListeners({ ...base, urls: ['tcp://127.0.0.1:0'], allowAnySender: true });
+  t.is(await code(startListeners({ ...base, config: config([], any) })), 'ERR_CONFIG_INVALID');
+  t.is(await code(startListeners({ ...base, config: config(['tcp://127.0.0.1:0'], { allowAny: false }) })), 'ERR_CONFIG_INVALID');
+  t.is(await code(startListeners({ ...base, config: config(['tls://127.0.0.1:0'], any) })), 'ERR_CONFIG_INVALID');
+  t.is(await code(startListeners({ ...base, config: config(['tcp://127.0.0.1'], any) })), 'ERR_LISTEN_URL_INVALID');
+  t.is(await code(startListeners({ ...base, config: config(['tls://127.0.0.1:0'], any, { cert: '/nonexistent.pem', key: '/nonexistent.key' }) })), 'ERR_CONFIG_INVALID');
+  const first = await startListeners({ ...base, config: config(['tcp://127.0.0.1:0'], any) });
   t.teardown(() => first.close());
-  t.is(await code(startListeners({ ...base, urls: ['udp://127.0.0.1:0', `tcp://127.0.0.1:${first.bound[0]!.port}`], allowAnySender: true })), 'ERR_LISTEN_FAILED');
+  t.is(await code(startListeners({ ...base, config: config(['udp://127.0.0.1:0', `tcp://127.0.0.1:${first.bound[0]!.port}`], any) })), 'ERR_LISTEN_FAILED');
 });
