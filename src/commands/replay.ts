@@ -3,7 +3,7 @@ import { addDeliveryOptions, type DeliveryFlags } from './delivery-options.js';
 import { repeatable } from './repeatable.js';
 import { BridgeError } from '../errors.js';
 import type { ReplayProgress } from '../replay/replay-captures.js';
-import { NdjsonWriter } from '../replay/ndjson-writer.js';
+import { NdjsonWriter } from '../flow/ndjson-writer.js';
 import { formatProgress, formatSummary } from '../replay/report.js';
 import { deliveryLine } from './delivery-line.js';
 import type { CaptureInput } from '../replay/replay-captures.js';

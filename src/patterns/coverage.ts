@@ -1,8 +1,8 @@
 import { Writable } from 'node:stream';
 import type { Config } from '../config.js';
-import { LinePipeline } from '../pipeline.js';
+import { LinePipeline } from '../flow/pipeline.js';
 import { replayCaptures, type ReplaySummary } from '../replay/replay-captures.js';
-import { NdjsonWriter } from '../replay/ndjson-writer.js';
+import { NdjsonWriter } from '../flow/ndjson-writer.js';
 import { formatRejected, printable } from '../replay/report.js';
 import type { PatternSet } from './pattern-set.js';
 

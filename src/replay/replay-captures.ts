@@ -1,7 +1,7 @@
 import { toEvent, type PtimCandidate, type PtimEvent, type PtimState } from '../events/ptim-event.js';
 import { BridgeError } from '../errors.js';
-import type { LineOutcome, LinePipeline } from '../pipeline.js';
-import type { ReceivedMessage } from '../pipeline-records.js';
+import type { LineOutcome, LinePipeline } from '../flow/pipeline.js';
+import type { ReceivedMessage } from '../flow/pipeline-records.js';
 import { CsvReader } from './csv-records.js';
 import { emptyRecordCounts, type RecordCounts } from './export-records.js';
 import { detectFormat, type DetectedFormat, type FieldNames, type InputFormat } from './input-format.js';

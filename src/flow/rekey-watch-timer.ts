@@ -1,5 +1,5 @@
-import type { PtimEvent } from './ptim-event.js';
-import type { SessionTable } from './sessions.js';
+import type { PtimEvent } from '../events/ptim-event.js';
+import type { SessionTable } from '../events/sessions.js';
 
 export interface RekeyWatchTimerOptions {
   table: Pick<SessionTable, 'expire' | 'transaction'>;

@@ -2,7 +2,7 @@ import test from 'ava';
 import { join } from 'node:path';
 import { validateConfig } from '../../src/config.js';
 import type { PtimEvent } from '../../src/events/ptim-event.js';
-import { RekeyWatchTimer } from '../../src/events/rekey-watch-timer.js';
+import { RekeyWatchTimer } from '../../src/flow/rekey-watch-timer.js';
 import { SessionTable } from '../../src/events/sessions.js';
 import { openStateDb } from '../../src/state-db.js';
 import { tempDir } from '../helpers/tmp.js';

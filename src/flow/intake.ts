@@ -1,8 +1,8 @@
 import type { Registry } from 'prom-client';
-import type { PtimEvent } from './events/ptim-event.js';
-import type { SessionTable } from './events/sessions.js';
-import { RateLimitedLog, type Logger } from './log.js';
-import { counter, hotCounter } from './ops/metrics.js';
+import type { PtimEvent } from '../events/ptim-event.js';
+import type { SessionTable } from '../events/sessions.js';
+import { RateLimitedLog, type Logger } from '../log.js';
+import { counter, hotCounter } from '../ops/metrics.js';
 import type { LinePipeline } from './pipeline.js';
 import type { ReceivedMessage } from './pipeline-records.js';
 
