@@ -1,7 +1,7 @@
 import type { Writable } from 'node:stream';
 import type { Registry } from 'prom-client';
 import type { PtimEvent } from '../events/ptim-event.js';
-import type { EventSink } from './intake.js';
+import type { EventSink } from './event-sink.js';
 import { RateLimitedLog, type Logger } from '../log.js';
 import { counter } from '../ops/metrics.js';
 import { NdjsonWriter } from './ndjson-writer.js';
