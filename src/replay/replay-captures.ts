@@ -116,9 +116,9 @@ interface Reader {
 /**
  * Replays captures: each line with a pattern literal goes through the pipeline; each candidate
  * goes through `table` (by default up -> connect, down -> disconnect) to `sink` (NDJSON for a dry
- * run, the outbox when delivering), one tick per read chunk as live intake does per turn. Files are read one after another, in
- * order; each file's format is found from its content (src/replay/input-format.ts) unless
- * `format` says. With `since`/`until` only lines timed in [since, until) are applied; with
+ * run, the outbox when delivering), one tick (src/flow/tick.ts) per read chunk, as live intake has
+ * one per event-loop turn. Files are read one after another, in order; each file's format is found
+ * from its content (src/replay/input-format.ts) unless `format` says. With `since`/`until` only lines timed in [since, until) are applied; with
  * `finalState` only the connects of the sessions live at the end are written.
  * @throws BridgeError ERR_INPUT_UNREADABLE for a missing or unreadable file, corrupt compressed
  *   data or a missing decompression tool; ERR_INPUT_FORMAT for binary or unknown input.
