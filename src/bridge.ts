@@ -8,21 +8,25 @@ import type { Delivery } from './delivery/delivery.js';
 import type { DeliveryCounts } from './delivery/ledger.js';
 import { holdBack, pushPolicy, skippedCounter, splitByPolicy, type PushPolicy } from './delivery/push-policy.js';
 import type { PtimEvent } from './events/ptim-event.js';
-import { RekeyWatchTimer } from './events/rekey-watch-timer.js';
 import { SessionTable } from './events/sessions.js';
+import type { EventSink } from './flow/event-sink.js';
+import { Intake } from './flow/intake.js';
+import { OutboxSink } from './flow/outbox-sink.js';
+import { LinePipeline } from './flow/pipeline.js';
+import { PrintingSink } from './flow/printing-sink.js';
+import { RekeyWatchTimer } from './flow/rekey-watch-timer.js';
+import { markReplayed, replayThroughSessions } from './flow/replay-through-sessions.js';
+import { Tick } from './flow/tick.js';
 import { createDeviceBinding, type DeviceBinding } from './ingest/device-binding.js';
 import { planListeners, startListeners } from './ingest/listeners.js';
 import { createZoneResolver } from './ingest/time-zone.js';
-import { Intake, type EventSink } from './intake.js';
 import type { Logger } from './log.js';
 import { readStats } from './ops/event-stats.js';
 import { isLoopbackListen, startMetricsServer, type MetricsServer } from './ops/metrics-server.js';
 import { judgeReadiness } from './ops/readiness.js';
 import { EventTap, type TapRecord } from './ops/tap.js';
 import { loadPatterns } from './patterns/load.js';
-import { PrintingSink } from './printing-sink.js';
-import { LinePipeline } from './pipeline.js';
-import { replayCaptures, type CaptureInput, type EventOutput, type ReplayProgress, type ReplaySummary } from './replay/replay-captures.js';
+import type { CaptureInput, ReplayProgress, ReplaySummary } from './replay/replay-captures.js';
 import { openStateDb, type StateDb } from './state-db.js';
 import { lockState, type StateLock } from './state-lock.js';
 
@@ -135,10 +139,11 @@ export async function startBridge(options: LiveBridgeOptions): Promise<LiveBridg
       closers.push(() => started.close());
       sink = started;
     }
+    // One tick for the intake and the watch: the same table, the same sink, never at once.
+    const tick = new Tick({ table: sessions, sink });
     const intake = new Intake({
       pipeline,
-      sessions,
-      sink,
+      tick,
       log,
       registry,
       trouble: {
@@ -151,15 +156,8 @@ export async function startBridge(options: LiveBridgeOptions): Promise<LiveBridg
       },
     });
     const watch = new RekeyWatchTimer({
-      table: sessions,
-      queue: (events) => {
-        sink.queue(events, Date.now());
-        // The watch queues once per transaction: this is its last step.
-        sink.beforeCommit?.();
-      },
-      afterCommit: () => sink.committed(),
+      tick,
       onError: (error) => {
-        sink.discard?.();
         // During a state-file episode the intake has said it once; the watch retries every tick.
         if (stateTrouble === undefined) log.error({ err: { message: (error as Error).message } }, 'rekey watch could not update the state file');
       },
@@ -261,7 +259,7 @@ export async function runReplay(options: ReplayRunOptions): Promise<DeliveredRep
     const push = pushPolicy(config);
     logPushPolicy(log, push);
     delivery = await startDelivery(state.db, config.jims, { log, registry, push: () => push, startedBy: 'replay' });
-    const summary = await replayThroughSessions(sessionState.db, pipeline, outboxOutput(state.db, delivery), options, markReplayed);
+    const summary = await replayThroughSessions(sessionState.db, pipeline, new OutboxSink(state.db, delivery), { ...options, select: (events) => events.map(markReplayed) });
     const waiting = setInterval(() => options.onWaiting?.(delivery!.backlog()), 1000);
     try {
       await delivery.drained();
@@ -280,8 +278,8 @@ export interface DryRunReplayOptions extends BridgeDeps {
   files: readonly string[];
   /** Format, export fields, --since/--until, --final-state. */
   input?: CaptureInput;
-  /** Where the events go (NDJSON on stdout). */
-  out: EventOutput;
+  /** Where the events go (NDJSON on stdout: `NdjsonSink`). */
+  sink: EventSink;
   now?: number;
   /** Session state to keep (a later replay with the same file continues its sessions); default a temporary one. */
   state?: string;
@@ -310,50 +308,10 @@ export async function runDryRunReplay(options: DryRunReplayOptions): Promise<Dry
     return split.send;
   };
   try {
-    const summary = await replayThroughSessions(state.db, pipeline, options.out, options, undefined, hold);
+    const summary = await replayThroughSessions(state.db, pipeline, options.sink, { ...options, ...(hold === undefined ? {} : { select: hold }) });
     return { ...summary, pushDisabled };
   } finally {
     state.close();
-  }
-}
-
-/** The capture's lines -> session table (capture clock; one transaction per read chunk) -> `out`. */
-async function replayThroughSessions(
-  db: StateDb,
-  pipeline: LinePipeline,
-  out: EventOutput,
-  options: BridgeDeps & { files: readonly string[]; input?: CaptureInput; now?: number; onProgress?: (p: ReplayProgress) => void },
-  mark?: (event: PtimEvent) => PtimEvent,
-  hold?: (events: readonly PtimEvent[]) => readonly PtimEvent[],
-): Promise<ReplaySummary> {
-  const { config, registry } = options;
-  // In a replay the events carry the rekey flags; a warning per session would bury the summary.
-  const log = options.log.child({}, { level: 'error' });
-  const sessions = new SessionTable({ db, config, clock: 'capture', log, registry });
-  sessions.begin();
-  try {
-    const summary = await replayCaptures({
-      ...options.input,
-      files: options.files,
-      pipeline,
-      liveSessions: () => sessions.list(),
-      out,
-      now: options.now,
-      maxLineBytes: config.limits.maxMessageBytes,
-      onProgress: options.onProgress,
-      toEvents: hold
-        ? (candidate, receivedAt) => hold(sessions.apply(candidate, receivedAt))
-        : mark ? (candidate, receivedAt) => sessions.apply(candidate, receivedAt).map(mark) : (candidate, receivedAt) => sessions.apply(candidate, receivedAt),
-      afterChunk: () => {
-        sessions.commit();
-        sessions.begin();
-      },
-    });
-    sessions.commit();
-    return { ...summary, ignored: sessions.ignoredCounts() };
-  } catch (error) {
-    sessions.rollback();
-    throw error;
   }
 }
 
@@ -388,36 +346,6 @@ function openState(path: string | undefined, purpose: string): OpenState {
       db.close();
       if (temp !== undefined) rmSync(temp, { recursive: true, force: true });
     },
-  };
-}
-
-function markReplayed(event: PtimEvent): PtimEvent {
-  return event.flags.includes('replayed') ? event : { ...event, flags: [...event.flags, 'replayed'] };
-}
-
-/** Replay output into the outbox: one transaction per read chunk, then the forwarder is woken. */
-function outboxOutput(db: StateDb, delivery: Delivery): EventOutput {
-  let pending: PtimEvent[] = [];
-  const commit = db.transaction((events: PtimEvent[]) => {
-    delivery.queue(events, Date.now());
-    delivery.beforeCommit();
-  });
-  return {
-    write(event) {
-      pending.push(event);
-    },
-    async flush() {
-      if (pending.length === 0) return;
-      try {
-        commit(pending);
-      } catch (error) {
-        delivery.discard();
-        throw error;
-      }
-      pending = [];
-      delivery.committed();
-    },
-    closed: false,
   };
 }
 

@@ -3,7 +3,7 @@ import { addDeliveryOptions, type DeliveryFlags } from './delivery-options.js';
 import { repeatable } from './repeatable.js';
 import { BridgeError } from '../errors.js';
 import type { ReplayProgress } from '../replay/replay-captures.js';
-import { NdjsonWriter } from '../replay/ndjson-writer.js';
+import { NdjsonSink } from '../flow/ndjson-sink.js';
 import { formatProgress, formatSummary } from '../replay/report.js';
 import { deliveryLine } from './delivery-line.js';
 import type { CaptureInput } from '../replay/replay-captures.js';
@@ -135,7 +135,7 @@ Examples:
       }
       const summary = await runDryRunReplay({
         config, log: createLogger({ destination: 'stderr', level: config.log.level }), registry: createRegistry(),
-        files, input, now, state: effective.stateFile, out: new NdjsonWriter(process.stdout), onProgress: progress?.update,
+        files, input, now, state: effective.stateFile, sink: new NdjsonSink(process.stdout), onProgress: progress?.update,
       });
       progress?.done();
       process.stderr.write(formatSummary(summary));

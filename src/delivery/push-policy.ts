@@ -1,7 +1,7 @@
 import type { Config } from '../config.js';
 import type { PtimEvent } from '../events/ptim-event.js';
 import type { Registry } from 'prom-client';
-import type { EventSink } from '../intake.js';
+import type { EventSink } from '../flow/event-sink.js';
 import { counter } from '../ops/metrics.js';
 
 /** Why an event the session table made was not sent to JIMS. */

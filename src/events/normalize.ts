@@ -1,6 +1,6 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import type { Config } from '../config.js';
-import type { Envelope, PatternMatch, ReceivedMessage } from '../pipeline-records.js';
+import type { Envelope, PatternMatch, ReceivedMessage } from '../flow/pipeline-records.js';
 import { MISSING_DOMAIN, type PtimCandidate, type PtimFlag } from './ptim-event.js';
 
 /**

@@ -1,5 +1,5 @@
 import type { Config } from '../config.js';
-import type { ReceivedMessage } from '../pipeline-records.js';
+import type { ReceivedMessage } from '../flow/pipeline-records.js';
 import { createAllowList, type AllowList } from './allow-list.js';
 
 /**

@@ -1,4 +1,4 @@
-import type { Envelope, EnvelopeFormat } from '../pipeline-records.js';
+import type { Envelope, EnvelopeFormat } from '../flow/pipeline-records.js';
 import type { ZoneClock, ZoneResolver } from './time-zone.js';
 
 /**

@@ -2,7 +2,7 @@ import type { Counter, Gauge, Registry } from 'prom-client';
 import type { Config } from '../config.js';
 import { RateLimitedLog, type Logger } from '../log.js';
 import { counter, gauge, hotCounter } from '../ops/metrics.js';
-import type { ReceivedMessage } from '../pipeline-records.js';
+import type { ReceivedMessage } from '../flow/pipeline-records.js';
 import type { AllowList } from './allow-list.js';
 import type { ListenTransport } from './listen-url.js';
 

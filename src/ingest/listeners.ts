@@ -2,7 +2,7 @@ import type { Registry } from 'prom-client';
 import type { Config } from '../config.js';
 import { BridgeError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { ReceivedMessage } from '../pipeline-records.js';
+import type { ReceivedMessage } from '../flow/pipeline-records.js';
 import { createAllowList } from './allow-list.js';
 import type { BoundListener } from './bound-listener.js';
 import { createIngestContext } from './ingest-context.js';

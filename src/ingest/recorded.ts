@@ -1,4 +1,4 @@
-import type { Envelope, RecordedFields } from '../pipeline-records.js';
+import type { Envelope, RecordedFields } from '../flow/pipeline-records.js';
 
 /**
  * Applies what an export recorded beside a line (JSON-lines and CSV replay) to the line's envelope.

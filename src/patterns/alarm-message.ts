@@ -1,4 +1,4 @@
-import type { Envelope } from '../pipeline-records.js';
+import type { Envelope } from '../flow/pipeline-records.js';
 
 /**
  * The part of a syslog message a rule reads: the tag the message starts with, the daemon that

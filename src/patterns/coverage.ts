@@ -1,8 +1,7 @@
-import { Writable } from 'node:stream';
 import type { Config } from '../config.js';
-import { LinePipeline } from '../pipeline.js';
+import { CountingSink } from '../flow/counting-sink.js';
+import { LinePipeline } from '../flow/pipeline.js';
 import { replayCaptures, type ReplaySummary } from '../replay/replay-captures.js';
-import { NdjsonWriter } from '../replay/ndjson-writer.js';
 import { formatRejected, printable } from '../replay/report.js';
 import type { PatternSet } from './pattern-set.js';
 
@@ -18,11 +17,11 @@ export async function captureCoverage(options: {
   nearMissExamples?: number;
   maxLineBytes?: number;
 }): Promise<ReplaySummary> {
-  const discard = new Writable({ write: (_chunk, _enc, done) => done() });
   return replayCaptures({
     files: options.files,
     pipeline: new LinePipeline({ patterns: options.set, vpns: options.vpns ?? {} }),
-    out: new NdjsonWriter(discard),
+    // The events are counted (summary.events), never encoded.
+    sink: new CountingSink(),
     nearMissExamples: options.nearMissExamples ?? 10,
     ...(options.maxLineBytes === undefined ? {} : { maxLineBytes: options.maxLineBytes }),
   });

@@ -1,5 +1,5 @@
 import { parseEnvelope } from '../ingest/envelope.js';
-import type { PatternMatch } from '../pipeline-records.js';
+import type { PatternMatch } from '../flow/pipeline-records.js';
 import { alarmMessage } from './alarm-message.js';
 import { around } from './explain.js';
 import type { ExampleSource } from './pattern-file.js';

@@ -1,6 +1,6 @@
 import type { LineState } from '../events/ptim-event.js';
 import { parseEnvelope } from '../ingest/envelope.js';
-import type { Envelope, PatternMatch } from '../pipeline-records.js';
+import type { Envelope, PatternMatch } from '../flow/pipeline-records.js';
 import { alarmMessage } from './alarm-message.js';
 import { READ_CAPTURES, type DefinitionTable } from './compile.js';
 import { explainMiss, type MissExplanation } from './explain.js';

@@ -1,6 +1,6 @@
 import { BridgeError } from '../errors.js';
 import type { ZoneClock, ZoneResolver } from '../ingest/time-zone.js';
-import type { RecordedFields } from '../pipeline-records.js';
+import type { RecordedFields } from '../flow/pipeline-records.js';
 import type { FieldNames, FieldRole } from './input-format.js';
 
 /**

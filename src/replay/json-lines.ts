@@ -1,6 +1,6 @@
 import { BridgeError } from '../errors.js';
 import type { ZoneResolver } from '../ingest/time-zone.js';
-import type { RecordedFields } from '../pipeline-records.js';
+import type { RecordedFields } from '../flow/pipeline-records.js';
 import { emptyRecordCounts, jsonLayout, lookup, recordFields, type ExportLayout, type RecordCounts } from './export-records.js';
 import type { FieldNames } from './input-format.js';
 import { ChunkScanner } from './scan-chunk.js';

@@ -1,7 +1,9 @@
-import { toEvent, type PtimCandidate, type PtimEvent, type PtimState } from '../events/ptim-event.js';
+import type { PtimEvent, PtimState } from '../events/ptim-event.js';
 import { BridgeError } from '../errors.js';
-import type { LineOutcome, LinePipeline } from '../pipeline.js';
-import type { ReceivedMessage } from '../pipeline-records.js';
+import type { EventSink } from '../flow/event-sink.js';
+import type { LineOutcome, LinePipeline } from '../flow/pipeline.js';
+import type { ReceivedMessage } from '../flow/pipeline-records.js';
+import { LINE_STATES, Tick, type TickTable } from '../flow/tick.js';
 import { CsvReader } from './csv-records.js';
 import { emptyRecordCounts, type RecordCounts } from './export-records.js';
 import { detectFormat, type DetectedFormat, type FieldNames, type InputFormat } from './input-format.js';
@@ -58,15 +60,6 @@ export interface ReplayProgress {
   elapsedMs: number;
 }
 
-/** What a replay writes its events to; `NdjsonWriter` is one. */
-export interface EventOutput {
-  write(event: PtimEvent): void;
-  /** Hands written events on (when enough are waiting, or always with `force`), honouring back-pressure. */
-  flush(force?: boolean): Promise<void>;
-  /** True once nobody takes output any more (the reader of stdout went away): reading stops. */
-  readonly closed: boolean;
-}
-
 /** How the captures are read and what of them is delivered (the `replay` flags). */
 export interface CaptureInput {
   /** `auto` (default) decides per file from its content. */
@@ -87,20 +80,21 @@ export interface CaptureInput {
 export interface ReplayCapturesOptions extends CaptureInput {
   files: readonly string[];
   pipeline: LinePipeline;
-  /** Where events go: NDJSON on stdout for a dry run, the outbox for a delivering replay. */
-  out: EventOutput;
+  /**
+   * Where events go (NDJSON on stdout for a dry run, the outbox for a delivering replay, a count
+   * for coverage). Its `flush` is awaited after every read chunk and `closed` ends reading.
+   */
+  sink: EventSink;
+  /**
+   * What candidates are applied to, one tick (transaction) per read chunk: the session table on
+   * the capture's clock. Default `LINE_STATES`: up -> connect, down -> disconnect.
+   */
+  table?: TickTable;
   /** Receipt time for lines (decides RFC 3164 years, stands in for missing times). Default: each file's mtime, now for stdin. */
   now?: number;
   maxLineBytes?: number;
   nearMissExamples?: number;
   onProgress?: (p: ReplayProgress) => void;
-  /**
-   * Turns a candidate into events (in input order). Default: up -> connect, down -> disconnect.
-   * The session table plugs in here: `(c, at) => sessions.apply(c, at)`.
-   */
-  toEvents?: (candidate: PtimCandidate, receivedAt: number) => readonly PtimEvent[];
-  /** Runs after each chunk's lines (about 1 MiB of input): a place to commit a transaction. */
-  afterChunk?: () => void | Promise<void>;
   /**
    * With `finalState`: the sessions the table holds at the end (device, ip). A connect is written
    * only for a session listed here; without it, every session whose last event was not a
@@ -112,11 +106,6 @@ export interface ReplayCapturesOptions extends CaptureInput {
 /** Bytes a file's format is judged on (or the whole file, when shorter). */
 const DETECT_BYTES = 64 * 1024;
 
-/** The default without a session table (pattern coverage, tests): every up is a connect, every down a disconnect. */
-export function lineStateEvents(candidate: PtimCandidate): readonly PtimEvent[] {
-  return [toEvent(candidate, candidate.line === 'up' ? 'connect' : 'disconnect')];
-}
-
 interface Reader {
   push(chunk: Buffer): void;
   end(): void;
@@ -126,10 +115,10 @@ interface Reader {
 
 /**
  * Replays captures: each line with a pattern literal goes through the pipeline; each candidate
- * becomes events through `toEvents` (by default up -> connect, down -> disconnect), written to
- * `out` (NDJSON for a dry run, the outbox when delivering). Files are read one after another, in
- * order; each file's format is found from its content (src/replay/input-format.ts) unless
- * `format` says. With `since`/`until` only lines timed in [since, until) are applied; with
+ * goes through `table` (by default up -> connect, down -> disconnect) to `sink` (NDJSON for a dry
+ * run, the outbox when delivering), one tick (src/flow/tick.ts) per read chunk, as live intake has
+ * one per event-loop turn. Files are read one after another, in order; each file's format is found
+ * from its content (src/replay/input-format.ts) unless `format` says. With `since`/`until` only lines timed in [since, until) are applied; with
  * `finalState` only the connects of the sessions live at the end are written.
  * @throws BridgeError ERR_INPUT_UNREADABLE for a missing or unreadable file, corrupt compressed
  *   data or a missing decompression tool; ERR_INPUT_FORMAT for binary or unknown input.
@@ -142,7 +131,7 @@ export async function replayCaptures(options: ReplayCapturesOptions): Promise<Re
   };
   const maxExamples = options.nearMissExamples ?? 5;
   const maxLineBytes = options.maxLineBytes ?? 64 * 1024;
-  const toEvents = options.toEvents ?? lineStateEvents;
+  const sink = options.sink;
   const fields = options.fields ?? {};
   const format = options.format ?? 'auto';
   const { since, until } = options;
@@ -153,21 +142,41 @@ export async function replayCaptures(options: ReplayCapturesOptions): Promise<Re
   // Checked up front, so a typo in the last file fails before the first file's events are printed.
   const infos = options.files.map((f) => captureInfo(f));
 
-  const emit = (event: PtimEvent): void => {
-    if (held === undefined) {
-      summary.events[event.state]++;
-      options.out.write(event);
-      return;
-    }
-    withheld++;
-    const key = `${event.device}\u0000${event.ip}`;
-    if (event.state === 'connect') {
-      held.delete(key);
-      held.set(key, event);
-    } else if (event.state === 'disconnect') {
-      held.delete(key);
-    }
+  // Between the table and `sink`: counts what is passed on, or (--final-state) holds it back.
+  let passed = false;
+  const counted: EventSink = {
+    queue(events, receivedAt) {
+      if (held === undefined) {
+        for (const event of events) summary.events[event.state]++;
+        passed = true;
+        sink.queue(events, receivedAt);
+        return;
+      }
+      for (const event of events) {
+        withheld++;
+        const key = `${event.device}\u0000${event.ip}`;
+        if (event.state === 'connect') {
+          held.delete(key);
+          held.set(key, event);
+        } else if (event.state === 'disconnect') {
+          held.delete(key);
+        }
+      }
+    },
+    beforeCommit: () => {
+      if (passed) sink.beforeCommit?.();
+    },
+    committed: () => {
+      if (passed) sink.committed();
+      passed = false;
+    },
+    discard: () => {
+      if (passed) sink.discard?.();
+      passed = false;
+    },
   };
+  const tick = new Tick({ table: options.table ?? LINE_STATES, sink: counted });
+  const closed = (): boolean => sink.closed === true;
 
   /** A refused line: the field-integrity reasons, and replay's own `continuation-line`. */
   const reject = (reason: string, ruleId: string, text: string, where: () => string): void => {
@@ -192,7 +201,7 @@ export async function replayCaptures(options: ReplayCapturesOptions): Promise<Re
             break;
           }
         }
-        for (const event of toEvents(c, at)) emit(event);
+        tick.apply(c, at);
         break;
       }
       case 'skipped': {
@@ -216,7 +225,7 @@ export async function replayCaptures(options: ReplayCapturesOptions): Promise<Re
   };
 
   for (const [index, file] of options.files.entries()) {
-    if (options.out.closed) break;
+    if (closed()) break;
     const info = infos[index]!;
     const receivedAt = options.now ?? info.mtimeMs ?? Date.now();
     const name = file === '-' ? 'stdin' : file;
@@ -302,23 +311,25 @@ export async function replayCaptures(options: ReplayCapturesOptions): Promise<Re
         if (headBytes < DETECT_BYTES) continue;
         const whole = head.length === 1 ? head[0]! : Buffer.concat(head);
         head = [];
-        reader = start(whole);
-        reader.push(whole);
+        const r = start(whole);
+        reader = r;
+        tick.run(() => r.push(whole));
       } else {
-        reader.push(chunk);
+        const r = reader;
+        tick.run(() => r.push(chunk));
       }
-      await options.afterChunk?.();
-      await options.out.flush();
-      if (options.out.closed) break;
+      await sink.flush?.();
+      if (closed()) break;
       options.onProgress?.({ file, fileBytes, fileSize: info.size, lines: linesBefore + reader.seen(), elapsedMs: performance.now() - started });
     }
-    if (reader === undefined && headBytes > 0 && !options.out.closed) {
+    if (reader === undefined && headBytes > 0 && !closed()) {
       const whole = Buffer.concat(head);
-      reader = start(whole);
-      reader.push(whole);
+      const r = start(whole);
+      reader = r;
+      tick.run(() => r.push(whole));
     }
-    reader?.end();
-    await options.afterChunk?.();
+    const last = reader;
+    if (last !== undefined) tick.run(() => last.end());
     summary.files++;
     summary.bytes += fileBytes;
     const inputName = exportReader?.layout ? `${kind}/${exportReader.layout.name}` : kind ?? 'syslog';
@@ -348,18 +359,20 @@ export async function replayCaptures(options: ReplayCapturesOptions): Promise<Re
   }
   if (held !== undefined) {
     const live = options.liveSessions ? new Set([...options.liveSessions()].map((s) => `${s.device}\u0000${s.ip}`)) : undefined;
-    let written = 0;
+    const final: PtimEvent[] = [];
     for (const [key, event] of held) {
       if (live !== undefined && !live.has(key)) continue;
       summary.events[event.state]++;
-      options.out.write(event);
-      written++;
+      final.push(event);
     }
-    summary.finalState = { live: written, withheld };
+    // Straight to the sink: these are the held-back events themselves. The table has no part in it.
+    const direct = new Tick({ table: LINE_STATES, sink });
+    direct.run(() => direct.queue(final, Date.now()));
+    summary.finalState = { live: final.length, withheld };
   }
-  await options.out.flush(true);
+  await sink.flush?.(true);
   summary.elapsedMs = performance.now() - started;
-  summary.outputClosed = options.out.closed;
+  summary.outputClosed = closed();
   return summary;
 }
 

@@ -1,7 +1,7 @@
 import test from 'ava';
 import { clientAddress, normalize, type NormalizeResult } from '../../src/events/normalize.js';
 import { MISSING_DOMAIN, toEvent } from '../../src/events/ptim-event.js';
-import type { Envelope, PatternMatch, ReceivedMessage } from '../../src/pipeline-records.js';
+import type { Envelope, PatternMatch, ReceivedMessage } from '../../src/flow/pipeline-records.js';
 
 const RECEIVED = Date.UTC(2026, 2, 14, 12, 0, 0);
 const msg: ReceivedMessage = { data: Buffer.alloc(0), sender: '192.0.2.10', receivedAt: RECEIVED, transport: 'udp' };

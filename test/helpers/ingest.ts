@@ -3,7 +3,7 @@ import { Registry } from 'prom-client';
 import { validateConfig, type ConfigInput } from '../../src/config.js';
 import { startListeners, type ListenerSet } from '../../src/ingest/listeners.js';
 import { silentLogger } from '../../src/log.js';
-import type { ReceivedMessage } from '../../src/pipeline-records.js';
+import type { ReceivedMessage } from '../../src/flow/pipeline-records.js';
 import { waitUntil } from './wait.js';
 
 export interface TestListeners {

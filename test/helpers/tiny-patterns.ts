@@ -2,8 +2,8 @@ import { alarmMessage } from '../../src/patterns/alarm-message.js';
 import { READ_CAPTURES } from '../../src/patterns/compile.js';
 import { breaksLines, checkFields, labelSet } from '../../src/patterns/field-integrity.js';
 import type { Recognition } from '../../src/patterns/pattern-set.js';
-import type { LineMatcher } from '../../src/pipeline.js';
-import type { Envelope } from '../../src/pipeline-records.js';
+import type { LineMatcher } from '../../src/flow/pipeline.js';
+import type { Envelope } from '../../src/flow/pipeline-records.js';
 
 /**
  * A stand-in pattern set for pipeline tests: one regex per daemon and state, covering the message

@@ -2,7 +2,7 @@ import test from 'ava';
 import fc from 'fast-check';
 import { parseEnvelope } from '../../src/ingest/envelope.js';
 import { createZoneResolver } from '../../src/ingest/time-zone.js';
-import type { Envelope } from '../../src/pipeline-records.js';
+import type { Envelope } from '../../src/flow/pipeline-records.js';
 
 const RECEIVED = Date.UTC(2026, 2, 14, 12, 0, 0); // 2026-03-14T12:00:00Z
 const UP = 'IKE_VPN_UP_ALARM_USER: VPN ra-vpn from 198.51.100.23 is up. Local-ip: 203.0.113.1';

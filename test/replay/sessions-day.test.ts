@@ -6,9 +6,9 @@ import { validateConfig } from '../../src/config.js';
 import type { PtimEvent } from '../../src/events/ptim-event.js';
 import { SessionTable } from '../../src/events/sessions.js';
 import { loadPatterns } from '../../src/patterns/load.js';
-import { LinePipeline } from '../../src/pipeline.js';
+import { LinePipeline } from '../../src/flow/pipeline.js';
 import { replayCaptures } from '../../src/replay/replay-captures.js';
-import { NdjsonWriter } from '../../src/replay/ndjson-writer.js';
+import { NdjsonSink } from '../../src/flow/ndjson-sink.js';
 import { openStateDb } from '../../src/state-db.js';
 import { repoRoot, runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -70,16 +70,7 @@ test('restart at every line of the day gives the same events', async (t) => {
     const db = openStateDb(state);
     try {
       const table = new SessionTable({ db, config, clock: 'capture' });
-      table.begin();
-      await replayCaptures({
-        files: [file], pipeline, out: new NdjsonWriter(sink), now: Date.parse(NOW),
-        toEvents: (c, at) => table.apply(c, at),
-        afterChunk: () => {
-          table.commit();
-          table.begin();
-        },
-      });
-      table.commit();
+      await replayCaptures({ files: [file], pipeline, sink: new NdjsonSink(sink), table, now: Date.parse(NOW) });
     } finally {
       db.close();
     }

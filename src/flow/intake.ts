@@ -1,20 +1,9 @@
 import type { Registry } from 'prom-client';
-import type { PtimEvent } from './events/ptim-event.js';
-import type { SessionTable } from './events/sessions.js';
-import { RateLimitedLog, type Logger } from './log.js';
-import { counter, hotCounter } from './ops/metrics.js';
+import { RateLimitedLog, type Logger } from '../log.js';
+import { counter, hotCounter } from '../ops/metrics.js';
 import type { LinePipeline } from './pipeline.js';
 import type { ReceivedMessage } from './pipeline-records.js';
-
-/** Where a tick's events go: queued inside its transaction, released after the commit. */
-export interface EventSink {
-  queue(events: readonly PtimEvent[], receivedAt: number): void;
-  /** The transaction's last step: write what the sink keeps per transaction (delivery statistics, history). */
-  beforeCommit?(): void;
-  committed(): void;
-  /** The transaction rolled back: forget what it queued (a sink that queues in the database need not act). */
-  discard?(): void;
-}
+import type { Tick } from './tick.js';
 
 /**
  * Messages committed in one transaction at most: about 25 ms of work on a VPN-only stream here
@@ -45,15 +34,14 @@ export interface StateTrouble {
 }
 
 /**
- * The live bridge's middle: received messages -> pipeline -> session table -> sink. Messages that
- * arrive in one event-loop turn are handled together in one transaction, so a burst of a thousand
+ * The live bridge's middle: received messages -> pipeline -> `tick` (session table -> sink).
+ * Messages that arrive in one event-loop turn are handled together in one tick (one transaction), so a burst of a thousand
  * lines costs one commit, and a session change and the event it queued commit together (or not
  * at all). The pending list holds at most one turn's reads, so memory stays bounded.
  */
 export class Intake {
   #pipeline: LinePipeline;
-  readonly #sessions: SessionTable;
-  readonly #sink: EventSink;
+  readonly #tick: Tick;
   readonly #log: Logger;
   readonly #rateLog: RateLimitedLog;
   readonly #outcomes;
@@ -68,11 +56,10 @@ export class Intake {
   /** Set while the state file fails: the messages waiting for it, in arrival order. */
   #held: { messages: ReceivedMessage[]; udp: number; since: number; retryMs: number; timer: NodeJS.Timeout | undefined } | undefined;
 
-  constructor(options: { pipeline: LinePipeline; sessions: SessionTable; sink: EventSink; log: Logger; registry: Registry; trouble?: StateTrouble }) {
+  constructor(options: { pipeline: LinePipeline; tick: Tick; log: Logger; registry: Registry; trouble?: StateTrouble }) {
     this.#trouble = options.trouble;
     this.#pipeline = options.pipeline;
-    this.#sessions = options.sessions;
-    this.#sink = options.sink;
+    this.#tick = options.tick;
     this.#log = options.log.child({ module: 'intake' });
     this.#rateLog = new RateLimitedLog(this.#log);
     const lines = hotCounter(counter(options.registry, 'ptim_bridge_lines_total', 'Received messages by pipeline outcome', ['outcome']), 'outcome');
@@ -159,18 +146,15 @@ export class Intake {
     this.#scheduleRetry();
   }
 
-  /** Commits one batch; the error when its transaction rolled back. */
+  /** Commits one batch as one tick; the error when its transaction rolled back. */
   #commit(batch: readonly ReceivedMessage[]): unknown {
     try {
-      this.#sessions.transaction(() => {
+      this.#tick.run(() => {
         for (const msg of batch) this.#handle(msg);
-        this.#sink.beforeCommit?.();
       });
     } catch (error) {
-      this.#sink.discard?.();
       return error;
     }
-    this.#sink.committed();
     return undefined;
   }
 
@@ -243,8 +227,7 @@ export class Intake {
         const device = outcome.candidate.device;
         if (!this.#lastLineAt.has(device) && this.#lastLineAt.size >= MAX_DEVICES_TRACKED) this.#lastLineAt.delete(this.#lastLineAt.keys().next().value!);
         this.#lastLineAt.set(device, msg.receivedAt);
-        const events = this.#sessions.apply(outcome.candidate, msg.receivedAt);
-        if (events.length > 0) this.#sink.queue(events, msg.receivedAt);
+        this.#tick.apply(outcome.candidate, msg.receivedAt);
         break;
       }
       case 'skipped':

@@ -1,15 +1,15 @@
 import type { Counter, Registry } from 'prom-client';
-import type { Config } from './config.js';
-import { normalize, type SkipReason } from './events/normalize.js';
-import type { PtimCandidate } from './events/ptim-event.js';
-import type { DeviceBinding } from './ingest/device-binding.js';
-import { parseEnvelope } from './ingest/envelope.js';
-import { overlayRecorded } from './ingest/recorded.js';
-import type { ZoneResolver } from './ingest/time-zone.js';
-import { RateLimitedLog, type Logger } from './log.js';
-import { counter } from './ops/metrics.js';
-import type { RejectReason } from './patterns/field-integrity.js';
-import type { Recognition } from './patterns/pattern-set.js';
+import type { Config } from '../config.js';
+import { normalize, type SkipReason } from '../events/normalize.js';
+import type { PtimCandidate } from '../events/ptim-event.js';
+import type { DeviceBinding } from '../ingest/device-binding.js';
+import { parseEnvelope } from '../ingest/envelope.js';
+import { overlayRecorded } from '../ingest/recorded.js';
+import type { ZoneResolver } from '../ingest/time-zone.js';
+import { RateLimitedLog, type Logger } from '../log.js';
+import { counter } from '../ops/metrics.js';
+import type { RejectReason } from '../patterns/field-integrity.js';
+import type { Recognition } from '../patterns/pattern-set.js';
 import type { Envelope, ReceivedMessage } from './pipeline-records.js';
 
 /**

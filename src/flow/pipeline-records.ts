@@ -1,4 +1,4 @@
-import type { LineState } from './events/ptim-event.js';
+import type { LineState } from '../events/ptim-event.js';
 
 /**
  * The records that pass between the pipeline's stages (DESIGN.md §1). Each stage is a plain

@@ -1,10 +1,10 @@
 import test from 'ava';
 import { PassThrough, Writable } from 'node:stream';
 import { Registry } from 'prom-client';
-import { toEvent, type PtimCandidate } from '../src/events/ptim-event.js';
-import { silentLogger } from '../src/log.js';
-import { PrintingSink } from '../src/printing-sink.js';
-import { waitUntil } from './helpers/wait.js';
+import { toEvent, type PtimCandidate } from '../../src/events/ptim-event.js';
+import { silentLogger } from '../../src/log.js';
+import { PrintingSink } from '../../src/flow/printing-sink.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const candidate: PtimCandidate = {
   line: 'up', user: 'alice', domain: 'corp.example', ip: '10.20.0.5', time: '2026-03-14T09:02:11.000Z',

@@ -1,8 +1,8 @@
 import test from 'ava';
-import { alarmMessage } from '../src/patterns/alarm-message.js';
-import { LinePipeline } from '../src/pipeline.js';
-import type { ReceivedMessage } from '../src/pipeline-records.js';
-import { tinyPatterns } from './helpers/tiny-patterns.js';
+import { alarmMessage } from '../../src/patterns/alarm-message.js';
+import { LinePipeline } from '../../src/flow/pipeline.js';
+import type { ReceivedMessage } from '../../src/flow/pipeline-records.js';
+import { tinyPatterns } from '../helpers/tiny-patterns.js';
 
 const RECEIVED = Date.UTC(2026, 2, 14, 18, 0, 0);
 const UP_BODY = 'VPN ra-vpn from 198.51.100.23 is up. Local-ip: 203.0.113.1, gateway name: ra-gw, vpn name: ra-vpn, tunnel-id: 500011, local tunnel-if: st0.1, remote tunnel-ip: Not-Available, Local IKE-ID: vpn.example.com, Remote IKE-ID: @ra.auth, AAA username: alice, VR id: root, Traffic-selector: ts1, Traffic-selector local ID: ipv4(0,0-65535,0.0.0.0-255.255.255.255) , Traffic-selector remote ID: ipv4(0,0-65535,10.20.0.5-10.20.0.5) , SA Type: dynamic';
@@ -48,9 +48,9 @@ test('pipeline: near miss and noise', (t) => {
 });
 
 test('pipeline: garbage bytes are judged, never thrown on (the exception fallback stays unused)', async (t) => {
-  const { createRegistry } = await import('../src/ops/metrics.js');
-  const { silentLogger } = await import('../src/log.js');
-  const { loadPatterns } = await import('../src/patterns/load.js');
+  const { createRegistry } = await import('../../src/ops/metrics.js');
+  const { silentLogger } = await import('../../src/log.js');
+  const { loadPatterns } = await import('../../src/patterns/load.js');
   const registry = createRegistry();
   // The shipped patterns and a registry: an input that made anything throw would be counted as
   // ptim_bridge_pipeline_errors_total{reason="exception"} and turned into noise; none may be.
@@ -85,8 +85,8 @@ test('pipeline: kmd garbage in Local IKE-ID still yields the event', (t) => {
 });
 
 test('pipeline: a pattern that throws is counted and treated as noise', async (t) => {
-  const { createRegistry } = await import('../src/ops/metrics.js');
-  const { silentLogger } = await import('../src/log.js');
+  const { createRegistry } = await import('../../src/ops/metrics.js');
+  const { silentLogger } = await import('../../src/log.js');
   const registry = createRegistry();
   const broken = new LinePipeline({
     patterns: { literals: ['VPN_UP_ALARM'], recognise: () => { throw new Error('boom'); } },
@@ -98,7 +98,7 @@ test('pipeline: a pattern that throws is counted and treated as noise', async (t
 });
 
 test('pipeline: with the shipped pattern files (loadPatterns)', async (t) => {
-  const { loadPatterns } = await import('../src/patterns/load.js');
+  const { loadPatterns } = await import('../../src/patterns/load.js');
   const shipped = new LinePipeline({ patterns: loadPatterns(), vpns: { 'ra-vpn': { domain: 'corp.example' } } });
   t.like(shipped.process(message(UP)), { kind: 'candidate', candidate: { user: 'alice', domain: 'corp.example', ip: '10.20.0.5', line: 'up', pattern: 'junos-iked/vpn-up' } });
   t.like(shipped.process(message(DOWN)), { kind: 'candidate', candidate: { line: 'down', reason: 'Peer sent delete', pattern: 'junos-iked/vpn-down' } });
@@ -110,7 +110,7 @@ test('pipeline: with the shipped pattern files (loadPatterns)', async (t) => {
 });
 
 test('pipeline: RFC 5424 as rsyslog forwards it (two spaces before MSG) is still the tag\'s message', async (t) => {
-  const { loadPatterns } = await import('../src/patterns/load.js');
+  const { loadPatterns } = await import('../../src/patterns/load.js');
   const shipped = new LinePipeline({ patterns: loadPatterns() });
   const line = `<30>1 2026-03-14T09:02:11.000Z srx-hq iked 4242 IKE_VPN_UP_ALARM_USER -  IKE_VPN_UP_ALARM_USER: ${UP_BODY}`;
   t.like(shipped.process(message(line)), { kind: 'candidate', candidate: { user: 'alice', device: 'srx-hq' } });

@@ -2,8 +2,10 @@ import test from 'ava';
 import { join } from 'node:path';
 import { validateConfig } from '../../src/config.js';
 import type { PtimEvent } from '../../src/events/ptim-event.js';
-import { RekeyWatchTimer } from '../../src/events/rekey-watch-timer.js';
 import { SessionTable } from '../../src/events/sessions.js';
+import type { EventSink } from '../../src/flow/event-sink.js';
+import { RekeyWatchTimer } from '../../src/flow/rekey-watch-timer.js';
+import { Tick } from '../../src/flow/tick.js';
 import { openStateDb } from '../../src/state-db.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -20,14 +22,29 @@ function setup(t: Parameters<typeof tempDir>[0]) {
     sender: '192.0.2.10', vpn: 'ra-vpn', tunnelId: '1', flags: [], pattern: 'junos-iked/vpn-up', lineKey: 'up',
   }, T0));
   const insert = db.prepare('INSERT INTO outbox (event) VALUES (?)');
-  return { db, table, queue: (events: readonly PtimEvent[]) => { for (const e of events) insert.run(JSON.stringify(e)); } };
+  const queue = (events: readonly PtimEvent[]) => {
+    for (const e of events) insert.run(JSON.stringify(e));
+  };
+  return { db, table, queue };
+}
+
+/** A sink that queues into the test's outbox table (inside the tick's transaction). */
+function outboxSink(queue: (events: readonly PtimEvent[]) => void, committed: () => void = () => undefined): EventSink & { discarded: number } {
+  return {
+    discarded: 0,
+    queue,
+    committed,
+    discard() {
+      this.discarded++;
+    },
+  };
 }
 
 test('a quiet night: the timer ends the session whose rekeys stopped and queues its disconnect in the same transaction', (t) => {
   const { db, table, queue } = setup(t);
   let clock = T0 + H;
   let notified = 0;
-  const timer = new RekeyWatchTimer({ table, queue, afterCommit: () => notified++, now: () => clock });
+  const timer = new RekeyWatchTimer({ tick: new Tick({ table, sink: outboxSink(queue, () => notified++) }), now: () => clock });
   t.deepEqual(timer.tick(), []);
   t.is(notified, 0);
   clock = T0 + 2 * H + 5 * 60_000 + 1;
@@ -43,15 +60,14 @@ test('a failing queue rolls the watch back: the session stays and the next tick 
   const clock = T0 + 3 * H;
   let fail = true;
   const errors: unknown[] = [];
-  const timer = new RekeyWatchTimer({
-    table, now: () => clock, onError: (e) => errors.push(e),
-    queue: (events) => {
-      if (fail) throw new Error('disk full');
-      queue(events);
-    },
+  const sink = outboxSink((events) => {
+    if (fail) throw new Error('disk full');
+    queue(events);
   });
+  const timer = new RekeyWatchTimer({ tick: new Tick({ table, sink }), now: () => clock, onError: (e) => errors.push(e) });
   t.deepEqual(timer.tick(), []);
   t.is(errors.length, 1);
+  t.is(sink.discarded, 1);
   t.is(table.list().length, 1);
   fail = false;
   t.is(timer.tick().length, 1);
@@ -63,7 +79,7 @@ test('start() runs the watch on its own', async (t) => {
   const { table, queue } = setup(t);
   let fired: () => void = () => undefined;
   const done = new Promise<void>((resolve) => (fired = resolve));
-  const timer = new RekeyWatchTimer({ table, queue, everyMs: 10, now: () => T0 + 10 * H, afterCommit: () => fired() });
+  const timer = new RekeyWatchTimer({ tick: new Tick({ table, sink: outboxSink(queue, () => fired()) }), everyMs: 10, now: () => T0 + 10 * H });
   timer.start();
   t.teardown(() => timer.stop());
   // The timer is unref'd; the deadline keeps the test alive and fails it if the watch never runs.

@@ -1,10 +1,10 @@
 import type { Writable } from 'node:stream';
 import type { Registry } from 'prom-client';
-import type { PtimEvent } from './events/ptim-event.js';
-import type { EventSink } from './intake.js';
-import { RateLimitedLog, type Logger } from './log.js';
-import { counter } from './ops/metrics.js';
-import { NdjsonWriter } from './replay/ndjson-writer.js';
+import type { PtimEvent } from '../events/ptim-event.js';
+import type { EventSink } from './event-sink.js';
+import { RateLimitedLog, type Logger } from '../log.js';
+import { counter } from '../ops/metrics.js';
+import { NdjsonWriter } from './ndjson-writer.js';
 
 /**
  * The sink of `run --dry-run`: committed events as NDJSON, written once per event-loop turn, so a

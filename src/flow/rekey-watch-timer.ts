@@ -1,12 +1,9 @@
-import type { PtimEvent } from './ptim-event.js';
-import type { SessionTable } from './sessions.js';
+import type { PtimEvent } from '../events/ptim-event.js';
+import type { Tick } from './tick.js';
 
 export interface RekeyWatchTimerOptions {
-  table: Pick<SessionTable, 'expire' | 'transaction'>;
-  /** Queues the expiry disconnects; runs inside the table's transaction (e.g. `outbox.add`). */
-  queue: (events: readonly PtimEvent[]) => void;
-  /** Runs after a commit that queued events (e.g. `forwarder.notify()`). */
-  afterCommit?: () => void;
+  /** The tick the expiries run in (the same table and sink as the intake's). */
+  tick: Pick<Tick, 'run' | 'expire'>;
   /** How often the watch runs; default 1,000 ms. */
   everyMs?: number;
   /** The wall clock; tests pass their own. */
@@ -17,8 +14,8 @@ export interface RekeyWatchTimerOptions {
 
 /**
  * Runs the live rekey watch on the wall clock, so a quiet night still ends stale sessions: every
- * `everyMs`, `table.expire(now())` in one transaction with `queue` (its events and the session
- * changes commit together), then `afterCommit`. The timer does not keep the process alive.
+ * `everyMs`, one tick of `expire(now())` (the session changes and the disconnects they queue in
+ * the sink commit together). The timer does not keep the process alive.
  */
 export class RekeyWatchTimer {
   readonly #options: RekeyWatchTimerOptions;
@@ -36,20 +33,13 @@ export class RekeyWatchTimer {
 
   /** One run of the watch; returns the events it queued. Never throws (see `onError`). */
   tick(): readonly PtimEvent[] {
-    const { table, queue, afterCommit, now = Date.now, onError } = this.#options;
-    let events: readonly PtimEvent[] = [];
+    const { tick, now = Date.now, onError } = this.#options;
     try {
-      events = table.transaction(() => {
-        const expired = table.expire(now());
-        if (expired.length > 0) queue(expired);
-        return expired;
-      });
+      return tick.run(() => tick.expire(now()));
     } catch (error) {
       onError?.(error);
       return [];
     }
-    if (events.length > 0) afterCommit?.();
-    return events;
   }
 
   stop(): void {
