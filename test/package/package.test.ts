@@ -160,6 +160,8 @@ test('--version needs no dependency, --help no command module (src/cli.ts)', asy
 function copyWorkingTree(to: string): void {
   const files = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: repoRoot, encoding: 'utf8' }).split('\0').filter(Boolean);
   for (const file of files) {
+    // A node_modules that is a symlink (a git worktree sharing another checkout's) is no directory to .gitignore's `node_modules/`.
+    if (file === 'node_modules') continue;
     const from = join(repoRoot, file);
     // Deleted in the working tree but still in the index.
     if (!existsSync(from)) continue;
