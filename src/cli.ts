@@ -1,30 +1,25 @@
-import { readFileSync } from 'node:fs';
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
+import { endQuietlyOnClosedOutput } from './closed-output.js';
+import { COMMAND_INDEX, commandNamedIn, type CommandEntry } from './commands/command-index.js';
 import { exitStatusFor, isBridgeError } from './errors.js';
-import { registerConfigCommand } from './commands/config.js';
-import { registerReplayCommand } from './commands/replay.js';
-import { registerPatternsCommand } from './commands/patterns.js';
-import { registerSessionsCommand } from './commands/sessions.js';
-import { registerDlqCommand } from './commands/dlq.js';
-import { registerJimsSimCommand } from './commands/jims-sim.js';
-import { registerDemoCommand } from './commands/demo.js';
-import { registerRunCommand } from './commands/run.js';
-import { registerHealthCommand } from './commands/health.js';
-import { registerReloadCommand } from './commands/reload.js';
-import { registerOperateCommands } from './commands/operate.js';
-import { registerJunosCommand } from './commands/junos.js';
+import { packageVersion } from './package-version.js';
 
 /**
- * The `ptim-bridge` program. Each subcommand lives in src/commands/<name>.ts and registers itself
- * here. This is the only module that decides exit codes: 0 ok, 1 a failure at run time,
- * 2 bad usage, config or patterns (something the operator must fix before retrying).
+ * The `ptim-bridge` program. Each subcommand lives in src/commands/<name>.ts and registers itself;
+ * src/commands/command-index.ts lists them. This is the only module that decides exit codes: 0 ok,
+ * 1 a failure at run time, 2 bad usage, config or patterns (something the operator must fix before
+ * retrying).
  *
- * Start-up stays cheap (`--help`, `--version`, `<cmd> --help`: bench/startup.bench.js): a command
- * file imports only commander, node: modules and light helpers at its top, and loads what its work
- * needs (config schema, SQLite, pino, XRegExp, got...) with `await import()` in its action.
+ * Start-up stays cheap (`--help`, `--version`, `<cmd> --help`: bench/startup.bench.js, under 150 ms):
+ * - the top-level program lists every command from the index (name, arguments, summary) and
+ *   registers in full only the command the command line names, importing that one module;
+ * - `--version` alone is answered by src/main.ts from package.json, before this module loads;
+ * - a command file imports only commander, node: modules and light helpers at its top, and loads
+ *   what its work needs (config schema, SQLite, pino, XRegExp, got, node:http...) with
+ *   `await import()` in its action.
  * test/package/ checks this by running every `--help` without those dependencies installed.
  */
-export function buildProgram(): Command {
+export async function buildProgram(definedInFull: readonly string[]): Promise<Command> {
   const program = new Command('ptim-bridge')
     .description('Relay Juniper SRX remote-access VPN syslog to JIMS as PTIM identity events.')
     .version(packageVersion())
@@ -38,53 +33,40 @@ Examples:
   $ ptim-bridge run --config /etc/ptim-bridge/ptim-bridge.yaml
   $ ptim-bridge health --config /etc/ptim-bridge/ptim-bridge.yaml --wait 30`)
     .exitOverride();
-  registerConfigCommand(program);
-  registerReplayCommand(program);
-  registerPatternsCommand(program);
-  registerSessionsCommand(program);
-  registerDlqCommand(program);
-  registerJimsSimCommand(program);
-  registerDemoCommand(program);
-  registerRunCommand(program);
-  registerHealthCommand(program);
-  registerReloadCommand(program);
-  registerOperateCommands(program);
-  registerJunosCommand(program);
+  // Imported together, registered in the index's order: the help lists commands in the order they were added.
+  const registers = await Promise.all(COMMAND_INDEX.map((entry) => (definedInFull.includes(entry.name) ? entry.load() : undefined)));
+  COMMAND_INDEX.forEach((entry, i) => {
+    const register = registers[i];
+    if (register) register(program);
+    else addListing(program, entry);
+  });
   return program;
 }
 
-/** This package's own version, from its package.json (one level above src/ and dist/ alike). */
-export function packageVersion(): string {
-  return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+/**
+ * `entry` as the top-level help lists it, and nothing more. Never run: the command a command line
+ * names is registered in full instead (main), so an action here would mean the index and main
+ * disagree about which command that is.
+ */
+function addListing(program: Command, entry: CommandEntry): void {
+  const listed = program.command(entry.name).description(entry.summary);
+  if (entry.arguments !== '') listed.arguments(entry.arguments);
+  // commander lists `name [options]` when a command has any option at all: a hidden one stands in for the real ones.
+  if (entry.options) listed.addOption(new Option('--options').hideHelp());
+  listed.action(() => {
+    throw new Error(`ptim-bridge ${entry.name} was listed but not loaded (src/cli.ts)`);
+  });
 }
 
 export async function main(argv: string[]): Promise<void> {
   endQuietlyOnClosedOutput();
-  const program = buildProgram();
   try {
+    const named = commandNamedIn(argv.slice(2));
+    const program = await buildProgram(named === undefined ? [] : [named.name]);
     await program.parseAsync(argv);
   } catch (error) {
     process.exitCode = exitCodeFor(error);
   }
-}
-
-/**
- * A reader that goes away (`ptim-bridge ... | head -1`) is not an error: without a listener the
- * EPIPE of the next write would end the process with a stack trace. Output stops; the command ends
- * as it would otherwise (those that write in a loop notice by themselves: replay's NdjsonWriter,
- * `run --dry-run`). Any other write error on stdout (a full disk under `> file`) is a failure.
- */
-function endQuietlyOnClosedOutput(): void {
-  const closed = (error: NodeJS.ErrnoException) => error.code === 'EPIPE' || error.code === 'ERR_STREAM_DESTROYED';
-  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-    if (closed(error)) return;
-    process.stderr.write(`ptim-bridge: cannot write to standard output: ${error.code ?? error.message}\n`);
-    process.exitCode = 1;
-  });
-  // Nowhere left to say anything: keep the exit code the command chose, or 1.
-  process.stderr.on('error', (error: NodeJS.ErrnoException) => {
-    if (!closed(error)) process.exitCode ||= 1;
-  });
 }
 
 function exitCodeFor(error: unknown): number {

@@ -131,10 +131,37 @@ test('start-up loads no dependency but commander: every --help works with the ot
   t.regex(real.stderr, /Cannot find (package|module)/);
 });
 
+test('--version needs no dependency, --help no command module (src/cli.ts)', async (t) => {
+  // --version reads package.json and nothing else; the top-level help is the command index's.
+  const bare = join(work, 'bare-index');
+  const commands = join(installed!.dir, 'dist', 'commands');
+  cpSync(installed!.dir, bare, {
+    recursive: true,
+    filter: (src) => !src.startsWith(join(installed!.dir, 'node_modules')) && (!src.startsWith(`${commands}/`) || src === join(commands, 'command-index.js')),
+  });
+  const bin = join(bare, 'bin', 'ptim-bridge.js');
+  const { version } = JSON.parse(readFileSync(join(installed!.dir, 'package.json'), 'utf8')) as { version: string };
+  for (const flag of ['--version', '-V']) {
+    const r = await exec(process.execPath, [bin, flag], installed!.cwd);
+    t.is(r.code, 0, `${flag}: ${r.stderr}`);
+    t.is(r.stdout, `${version}\n`);
+  }
+  cpSync(join(installed!.dir, 'node_modules', 'commander'), join(bare, 'node_modules', 'commander'), { recursive: true });
+  const help = await exec(process.execPath, [bin, '--help'], installed!.cwd);
+  t.is(help.code, 0, help.stderr);
+  t.is(help.stdout, (await run(['--help'])).stdout);
+  // And the copy really lacks them: naming a command loads its module.
+  const named = await exec(process.execPath, [bin, 'run', '--help'], installed!.cwd);
+  t.is(named.code, 1);
+  t.regex(named.stderr, /Cannot find module/);
+});
+
 /** Copies what `git ls-files` calls the working tree (tracked + untracked, not ignored), plus a stale dist/ file. */
 function copyWorkingTree(to: string): void {
   const files = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: repoRoot, encoding: 'utf8' }).split('\0').filter(Boolean);
   for (const file of files) {
+    // A node_modules that is a symlink (a git worktree sharing another checkout's) is no directory to .gitignore's `node_modules/`.
+    if (file === 'node_modules') continue;
     const from = join(repoRoot, file);
     // Deleted in the working tree but still in the index.
     if (!existsSync(from)) continue;
