@@ -83,8 +83,9 @@ const DEMO = 'demo (its JIMS simulator)';
 /**
  * Builds the effective config. The flags that stand for a key are laid over the file's YAML before
  * the one validation, so they get that key's checks and messages (without the file's line, which
- * they do not come from); --listen and --allow-sender values are added after it, as they are: the
- * preflight and the listeners check them and name the flag (`--listen URL`), as before.
+ * they do not come from). --listen, --allow-sender and --patterns values are added after it, as
+ * typed: the preflight, the listeners and the pattern loader check them with their own codes
+ * (ERR_LISTEN_URL_INVALID, ...) and the preflight names the flag (`--listen URL`).
  * @throws BridgeError ERR_USAGE for flags that only make sense together or a bad --timezone;
  *   ConfigError for an unreadable file, bad YAML, or invalid keys (every schema problem at once,
  *   with file:line for the file's).
