@@ -45,9 +45,7 @@ async function main() {
   let received = 0;
   let onCount = () => {};
   const set = await startListeners({
-    urls: ['udp://127.0.0.1:0', 'tcp://127.0.0.1:0'],
-    config: validateConfig({ limits: { maxConnectionsPerSender: 64 } }),
-    allowSenders: ['127.0.0.0/8'],
+    config: validateConfig({ listen: ['udp://127.0.0.1:0', 'tcp://127.0.0.1:0'], senders: { allow: ['127.0.0.0/8'] }, limits: { maxConnectionsPerSender: 64 } }),
     onMessage: () => {
       received++;
       onCount();
