@@ -10,27 +10,34 @@ import { NdjsonWriter } from './ndjson-writer.js';
  */
 export class NdjsonSink implements EventSink {
   readonly #out: NdjsonWriter;
-  // The arrays the table returned, not copies: a queued event costs no allocation of its own.
-  #queued: Array<readonly PtimEvent[]> = [];
+  /**
+   * Where the writer's text stood before this tick's first event, while the tick is open. Events
+   * are encoded as they are queued, not kept for the commit: kept, a read chunk's worth of them
+   * would outlive the young generation and cost the collector more than encoding them did.
+   */
+  #tickStart: number | undefined;
 
   constructor(out: Writable, options: { chunkChars?: number } = {}) {
     this.#out = new NdjsonWriter(out, options);
   }
 
   queue(events: readonly PtimEvent[]): void {
-    this.#queued.push(events);
+    this.#tickStart ??= this.#out.mark();
+    for (const event of events) this.#out.write(event);
   }
 
   committed(): void {
-    for (const events of this.#queued) for (const event of events) this.#out.write(event);
-    this.#queued = [];
+    this.#tickStart = undefined;
   }
 
   discard(): void {
-    this.#queued = [];
+    if (this.#tickStart !== undefined) this.#out.rewind(this.#tickStart);
+    this.#tickStart = undefined;
   }
 
+  /** Hands committed events on; while a tick is open nothing is (its events may yet be discarded). */
   flush(force = false): Promise<void> {
+    if (this.#tickStart !== undefined) return Promise.resolve();
     return this.#out.flush(force);
   }
 

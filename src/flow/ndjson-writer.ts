@@ -25,6 +25,16 @@ export class NdjsonWriter {
     this.#text += `${JSON.stringify(value)}\n`;
   }
 
+  /** Where the queued text ends now: `rewind` to it takes back what was queued after. */
+  mark(): number {
+    return this.#text.length;
+  }
+
+  /** Takes back the lines queued since `mark` returned `at` (no `flush` may come between). */
+  rewind(at: number): void {
+    this.#text = this.#text.slice(0, at);
+  }
+
   /** Writes queued lines when there are enough of them (or always, with `force`). */
   async flush(force = false): Promise<void> {
     if (this.#text.length === 0 || (!force && this.#text.length < this.#chunkChars)) return;
