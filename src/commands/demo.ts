@@ -1,15 +1,11 @@
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import type { Config } from '../config.js';
 import { BridgeError } from '../errors.js';
 import type { IdentityRow } from '../jims-sim/identity-table.js';
-import { SIM_SESSIONS_PATH } from '../jims-sim/paths.js';
 import type { JimsSim } from '../jims-sim/server.js';
-import { untilSignal } from './until-signal.js';
 
 /** Bundled demo files: fixtures/demo/ at the package root (same depth from src/ and dist/). */
 const DEMO_DIR = fileURLToPath(new URL('../../fixtures/demo/', import.meta.url));
@@ -80,8 +76,9 @@ export interface DemoOptions {
  */
 export async function runDemo(options: DemoOptions): Promise<{ rows: IdentityRow[] }> {
   // Loaded here, not at start-up: `--help` and the other commands must not pay for them (src/cli.ts).
-  const [{ runReplay }, { createLogger }, { createRegistry }, { startJimsSim }] = await Promise.all([
-    import('../bridge.js'), import('../log.js'), import('../ops/metrics.js'), import('../jims-sim/server.js'),
+  const [{ runReplay }, { createLogger }, { createRegistry }, { startJimsSim }, { SIM_SESSIONS_PATH }, { untilSignal }, { randomBytes }, { tmpdir }] = await Promise.all([
+    import('../bridge.js'), import('../log.js'), import('../ops/metrics.js'), import('../jims-sim/server.js'), import('../jims-sim/paths.js'), import('./until-signal.js'),
+    import('node:crypto'), import('node:os'),
   ]);
   const dir = mkdtempSync(join(tmpdir(), 'ptim-demo-'));
   const log = createLogger({ destination: 'stderr', level: 'warn' });

@@ -1,5 +1,4 @@
 import { existsSync } from 'node:fs';
-import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
 import type { DeadLetter, DeadLetters } from '../delivery/dead-letters.js';
 import { BridgeError } from '../errors.js';
@@ -82,6 +81,7 @@ Examples:
           if (!process.stdin.isTTY) {
             throw new BridgeError('ERR_USAGE', `Purging deletes ${what} from ${file} for good; there is no terminal to ask on, so pass --yes to confirm.`);
           }
+          const { createInterface } = await import('node:readline/promises');
           const rl = createInterface({ input: process.stdin, output: process.stderr });
           const answer = await rl.question(`Delete ${what} from ${file} for good? [y/N] `);
           rl.close();

@@ -1,7 +1,5 @@
-import { get } from 'node:http';
 import type { Command } from 'commander';
 import { BridgeError } from '../errors.js';
-import { adminUrl } from './admin-url.js';
 
 interface HealthFlags {
   config?: string;
@@ -40,6 +38,8 @@ Examples:
       if (flags.wait.trim() === '' || !Number.isFinite(waitSeconds) || waitSeconds < 0 || waitSeconds > 3600) {
         throw new BridgeError('ERR_USAGE', `Expected --wait a number of seconds 0-3600, got ${JSON.stringify(flags.wait)}.`);
       }
+      // Loaded here, not at start-up: `--help` and the other commands must not pay for it (src/cli.ts).
+      const { adminUrl } = await import('./admin-url.js');
       const url = await adminUrl(flags, '/healthz');
       const answer = await askUntil(url, Date.now() + waitSeconds * 1000);
       process.stdout.write(answer.endsWith('\n') ? answer : `${answer}\n`);
@@ -64,7 +64,8 @@ async function askUntil(url: URL, deadline: number): Promise<string> {
 }
 
 /** One GET; a network error comes back as `{ body: code }`, never thrown. */
-function ask(url: URL): Promise<{ status?: number; body: string }> {
+async function ask(url: URL): Promise<{ status?: number; body: string }> {
+  const { get } = await import('node:http');
   return new Promise((resolve) => {
     const req = get(url, { timeout: ASK_TIMEOUT_MS }, (res) => {
       const chunks: Buffer[] = [];

@@ -5,7 +5,6 @@ import type { BehaviourChange } from '../jims-sim/behaviour.js';
 import { SIM_SESSIONS_PATH } from '../jims-sim/paths.js';
 import type { JimsSim } from '../jims-sim/server.js';
 import { SECRET_ENV } from './delivery-options.js';
-import { untilSignal } from './until-signal.js';
 
 interface JimsSimFlags {
   listen: string;
@@ -78,7 +77,7 @@ Examples:
       const tokenLifetimeSeconds = optionalNumber(flags.tokenLifetime, '--token-lifetime', 1, 86_400 * 365, true) ?? 3600;
 
       // Loaded here, not at start-up: `--help` and the other commands must not pay for them (src/cli.ts).
-      const [{ createLogger }, { startJimsSim }] = await Promise.all([import('../log.js'), import('../jims-sim/server.js')]);
+      const [{ createLogger }, { startJimsSim }, { untilSignal }] = await Promise.all([import('../log.js'), import('../jims-sim/server.js'), import('./until-signal.js')]);
       const log = createLogger({ destination: 'stderr', level: 'warn' });
       const sim = await startJimsSim({ ...listen, tls, clientId: flags.clientId, clientSecret: secret, tokenLifetimeSeconds, behaviour, log });
       if (flags.writeCa) writeFileSync(flags.writeCa, sim.ca);

@@ -3,9 +3,6 @@ import { addDeliveryOptions, type DeliveryFlags } from './delivery-options.js';
 import { repeatable } from './repeatable.js';
 import { BridgeError } from '../errors.js';
 import type { ReplayProgress } from '../replay/replay-captures.js';
-import { NdjsonSink } from '../flow/ndjson-sink.js';
-import { formatProgress, formatSummary } from '../replay/report.js';
-import { deliveryLine } from './delivery-line.js';
 import type { CaptureInput } from '../replay/replay-captures.js';
 import { FIELD_ROLES, INPUT_FORMATS, parseFieldOption, parseFormatOption, type FieldNames } from '../replay/input-format.js';
 
@@ -84,8 +81,9 @@ Examples:
       --jims-ca jims-ca.pem --state backfill.db /var/log/messages.0.gz`)
     .action(async (files: string[], opts: ReplayOptions) => {
       // Loaded here, not at start-up: `--help` and the other commands must not pay for them (src/cli.ts).
-      const [{ runDryRunReplay, runReplay }, { effectiveConfig }, { createLogger }, { createRegistry }] = await Promise.all([
+      const [{ runDryRunReplay, runReplay }, { effectiveConfig }, { createLogger }, { createRegistry }, { formatProgress, formatSummary }, { NdjsonSink }, { deliveryLine }] = await Promise.all([
         import('../bridge.js'), import('../effective-config.js'), import('../log.js'), import('../ops/metrics.js'),
+        import('../replay/report.js'), import('../flow/ndjson-sink.js'), import('./delivery-line.js'),
       ]);
       let now: number | undefined;
       if (opts.now !== undefined) {
@@ -109,7 +107,7 @@ Examples:
         throw new BridgeError('ERR_USAGE', `Expected --until after --since, got --since ${opts.since} and --until ${opts.until}.`);
       }
       const input: CaptureInput = { format: parseFormatOption(opts.format), fields: opts.field, since, until, finalState: opts.finalState === true };
-      const progress = opts.progress !== false && process.stderr.isTTY ? progressPrinter() : undefined;
+      const progress = opts.progress !== false && process.stderr.isTTY ? progressPrinter(formatProgress) : undefined;
       if (!opts.dryRun) {
         const log = createLogger({ destination: 'stderr', level: config.log.level });
         const summary = await runReplay({
@@ -143,7 +141,7 @@ Examples:
     });
 }
 
-function progressPrinter(): { update: (p: ReplayProgress) => void; message: (text: string) => void; done: () => void } {
+function progressPrinter(formatProgress: (p: ReplayProgress) => string): { update: (p: ReplayProgress) => void; message: (text: string) => void; done: () => void } {
   let last = 0;
   let shown = false;
   return {

@@ -3,8 +3,8 @@ import type { Config } from '../config.js';
 import { BridgeError } from '../errors.js';
 import { addDeliveryOptions, type DeliveryFlags } from './delivery-options.js';
 import { repeatable } from './repeatable.js';
+// Not loaded in the action like the rest: the stop request is listened for before anything is awaited.
 import { untilSignal } from './until-signal.js';
-import { deliveryLine } from './delivery-line.js';
 
 interface RunOptions extends DeliveryFlags {
   config?: string;
@@ -65,8 +65,8 @@ Examples:
       // "listening" line must still mean a clean stop, not the default kill.
       const stopRequested = untilSignal({ stdoutClosed: opts.dryRun === true });
       // Loaded here, not at start-up: `--help` and the other commands must not pay for them (src/cli.ts).
-      const [{ effectiveConfig }, { startBridge }, { createLogger }, { createRegistry }, { preflight, preflightError }] = await Promise.all([
-        import('../effective-config.js'), import('../bridge.js'), import('../log.js'), import('../ops/metrics.js'), import('../preflight.js'),
+      const [{ effectiveConfig }, { startBridge }, { createLogger }, { createRegistry }, { preflight, preflightError }, { deliveryLine }] = await Promise.all([
+        import('../effective-config.js'), import('../bridge.js'), import('../log.js'), import('../ops/metrics.js'), import('../preflight.js'), import('./delivery-line.js'),
       ]);
       // The file with the flags laid over it, built the same way at start and at each reload.
       const build = () => effectiveConfig(opts.config, { ...opts, use: opts.dryRun ? 'dry-run' : 'deliver' });

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { BridgeError } from '../errors.js';
 import type { SessionRow } from '../events/sessions.js';
-import { rowMatches, type SessionFilter } from './session-detail.js';
+import type { SessionFilter } from './session-detail.js';
 
 /** `ptim-bridge sessions`: prints the live session table from a state file. */
 export function registerSessionsCommand(program: Command): void {
@@ -36,7 +36,9 @@ Examples:
   $ ptim-bridge sessions --detail --ip 10.20.0.5 --json | jq '.events[] | [.state, .delivery]'`)
     .action(async (opts: { config?: string; state?: string; json?: boolean; detail?: boolean; device?: string; user?: string; ip?: string }) => {
       // Loaded here, not at start-up: `--help` and the other commands must not pay for them (src/cli.ts).
-      const [{ loadConfig }, { SessionTable }, { openStateDb }] = await Promise.all([import('../config.js'), import('../events/sessions.js'), import('../state-db.js')]);
+      const [{ loadConfig }, { SessionTable }, { openStateDb }, { rowMatches, joinDetails, formatSessionDetails }] = await Promise.all([
+        import('../config.js'), import('../events/sessions.js'), import('../state-db.js'), import('./session-detail.js'),
+      ]);
       const config = loadConfig(opts.config);
       const path = opts.state ?? config.sessions.state;
       if (!existsSync(path)) {
@@ -50,7 +52,7 @@ Examples:
         if (opts.ip !== undefined) filter.ip = opts.ip;
         const rows = new SessionTable({ db, config, clock: 'wall' }).list().filter((r) => rowMatches(r, filter));
         if (opts.detail) {
-          const [{ readHistory }, { joinDetails, formatSessionDetails }] = await Promise.all([import('../delivery/event-history.js'), import('./session-detail.js')]);
+          const { readHistory } = await import('../delivery/event-history.js');
           const details = joinDetails(rows, readHistory(db, filter));
           process.stdout.write(opts.json ? details.map((d) => `${JSON.stringify(d)}\n`).join('') : formatSessionDetails(details));
           return;

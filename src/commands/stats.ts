@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { BridgeError } from '../errors.js';
 import type { StatsReport } from '../ops/event-stats.js';
-import { adminUrl, unreachable } from './admin-url.js';
 
 interface StatsFlags {
   config?: string;
@@ -67,6 +66,8 @@ async function fromBridge(flags: StatsFlags): Promise<StatsReport> {
   if (flags.state !== undefined || flags.config !== undefined) {
     throw new BridgeError('ERR_USAGE', 'Expected --url (a running bridge) or --state / --config (a state file), got both.');
   }
+  // Loaded here, not at start-up: `--help` and the other commands must not pay for it (src/cli.ts).
+  const { adminUrl, unreachable } = await import('./admin-url.js');
   const url = await adminUrl({ url: flags.url! }, '/stats');
   const filter = filterOf(flags);
   if (filter.device !== undefined) url.searchParams.set('device', filter.device);

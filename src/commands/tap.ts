@@ -1,8 +1,7 @@
-import { get, type IncomingMessage } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { Command } from 'commander';
 import { BridgeError } from '../errors.js';
 import type { TapRecord } from '../ops/tap.js';
-import { adminUrl, unreachable } from './admin-url.js';
 
 interface TapFlags {
   config?: string;
@@ -49,13 +48,16 @@ Examples:
         limit = Number(flags.count);
         if (!Number.isInteger(limit) || limit < 1) throw new BridgeError('ERR_USAGE', `Expected --count a whole number >= 1, got ${JSON.stringify(flags.count)}.`);
       }
+      // Loaded here, not at start-up: `--help` and the other commands must not pay for it (src/cli.ts).
+      const { adminUrl } = await import('./admin-url.js');
       const url = await adminUrl(flags, '/tap');
       const res = await open(url);
       await follow(res, flags, limit);
     });
 }
 
-function open(url: URL): Promise<IncomingMessage> {
+async function open(url: URL): Promise<IncomingMessage> {
+  const [{ get }, { unreachable }] = await Promise.all([import('node:http'), import('./admin-url.js')]);
   return new Promise((resolve, reject) => {
     const req = get(url, (res) => {
       if (res.statusCode === 200) {
