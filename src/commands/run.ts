@@ -95,7 +95,7 @@ Examples:
       log.info({ signal }, 'stopping: no new connections, finishing what is in hand');
       await bridge.close();
       const counts = bridge.counts();
-      if (counts === undefined) log.info('stopped');
+      if (counts === undefined) log.info({ event: 'stopped' }, 'stopped');
       else log.info({ event: 'stopped', ...counts }, `stopped: ${deliveryLine(counts)}`);
       log.flush();
     });

@@ -81,7 +81,7 @@ export async function startDelivery(
     log.info({ endpoint }, 'JIMS answered (certificate and credentials accepted)');
   } catch (error) {
     if (isBridgeError(error) && error.code === 'ERR_JIMS_UNAVAILABLE') {
-      log.warn({ code: error.code, detail: error.message }, 'JIMS does not answer yet: events stay in the outbox until it does');
+      log.warn({ event: 'jims-unavailable', code: error.code, detail: error.message }, 'JIMS does not answer yet: events stay in the outbox until it does');
     } else {
       client.close();
       throw error;
@@ -92,7 +92,7 @@ export async function startDelivery(
   const forwarder = new Forwarder({ outbox, client, jims, log: deps.log, registry: deps.registry, onRetry: (rows, detail) => ledger.retried(rows, detail) });
   const push = deps.push ?? (() => undefined);
   const backlog = outbox.backlog();
-  if (backlog > 0) log.info({ backlog }, 'delivering the backlog an earlier run left in the outbox');
+  if (backlog > 0) log.info({ event: 'backlog', backlog }, 'delivering the backlog an earlier run left in the outbox');
   forwarder.start();
   return {
     queue(events, receivedAt) {

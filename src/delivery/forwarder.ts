@@ -408,7 +408,7 @@ export class Forwarder {
     }
     const refusedEvents = result.refused.reduce((n, p) => n + p.rows.length, 0);
     this.#log.error(
-      { batch: batch.id, status: first.status, events: batch.rows.length, delivered: result.delivered.length, deadLettered: refusedEvents, pushes: result.pushes, refused: result.refused.map((p) => ({ seqs: p.rows.map((r) => r.seq), reason: p.reason, status: p.status })) },
+      { event: 'batch-bisected', batch: batch.id, status: first.status, events: batch.rows.length, delivered: result.delivered.length, deadLettered: refusedEvents, pushes: result.pushes, refused: result.refused.map((p) => ({ seqs: p.rows.map((r) => r.seq), reason: p.reason, status: p.status })) },
       'JIMS refused a batch; halved it to find the events it refuses: the others are delivered, the refused ones (and later events of their IPs) moved to the dead-letter table (see `ptim-bridge dlq list`)',
     );
     this.#recordParts(batch, result, 0, 0);

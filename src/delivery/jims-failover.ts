@@ -169,7 +169,7 @@ export class JimsFailover {
     this.#metrics.switches.inc({ to: move.to });
     this.#metrics.active.set({ endpoint: move.from }, 0);
     this.#metrics.active.set({ endpoint: move.to }, 1);
-    this.#log.warn({ from: move.from, to: move.to, why: reason, url: this.#endpoints[move.to]?.base }, `JIMS ${move.from} failed; switching to the ${move.to}`);
+    this.#log.warn({ event: 'jims-switched', from: move.from, to: move.to, why: reason, url: this.#endpoints[move.to]?.base }, `JIMS ${move.from} failed; switching to the ${move.to}`);
     if (this.#selector.probing) this.#startProbe();
     else this.#stopProbe();
   }
@@ -181,7 +181,7 @@ export class JimsFailover {
     this.#metrics.switches.inc({ to: 'primary' });
     this.#metrics.active.set({ endpoint: 'secondary' }, 0);
     this.#metrics.active.set({ endpoint: 'primary' }, 1);
-    this.#log.info({ from: 'secondary', to: 'primary', url: this.#endpoints.primary?.base }, 'JIMS primary answers again; switching back to it');
+    this.#log.info({ event: 'jims-switched', from: 'secondary', to: 'primary', url: this.#endpoints.primary?.base }, 'JIMS primary answers again; switching back to it');
   }
 
   #startProbe(): void {

@@ -10,6 +10,7 @@ import { loadPatterns } from '../../src/patterns/load.js';
 import { LinePipeline } from '../../src/flow/pipeline.js';
 import type { ReceivedMessage } from '../../src/flow/pipeline-records.js';
 import { runCli, startCli } from '../helpers/cli.js';
+import { listenerPorts, logEntries, waitForEvent } from '../helpers/logs.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitUntil } from '../helpers/wait.js';
 import { ATTACKS, VICTIM_IP, alarm, body, line } from './lines.js';
@@ -134,18 +135,14 @@ test('live: every attack over TCP (octet counting keeps the newline and NUL insi
   child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
   child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
   t.teardown(() => child.kill('SIGKILL'));
-  const ports = new Map<string, number>();
-  let metricsUrl = '';
-  await waitUntil(() => {
-    for (const l of err.split('\n')) {
-      if (!l.startsWith('{')) continue;
-      const e = JSON.parse(l) as { transport?: string; port?: number; url?: string; msg?: string };
-      if (e.msg?.startsWith('listening on') && e.transport && e.port) ports.set(e.transport, e.port);
-      if (e.msg === 'metrics ready' && e.url) metricsUrl = e.url;
-    }
-    if (child.exitCode !== null) throw new Error(err);
-    return ports.size === 2 && metricsUrl !== '';
-  }, 120_000, 'listeners and metrics');
+  const ready = await waitForEvent(() => logEntries(err), 'ready', {
+    timeoutMs: 120_000,
+    alive: () => {
+      if (child.exitCode !== null) throw new Error(err);
+    },
+  });
+  const ports = listenerPorts(ready);
+  const metricsUrl = String(ready.metrics);
 
   // Times near now: the live time window refuses lines far from their receipt.
   const now = new Date();

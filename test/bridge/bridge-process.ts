@@ -8,6 +8,7 @@ import type { BehaviourChange } from '../../src/jims-sim/behaviour.js';
 import type { CertificatePair } from '../../src/jims-sim/self-signed.js';
 import { startJimsSim, type JimsSim } from '../../src/jims-sim/server.js';
 import { startCli } from '../helpers/cli.js';
+import { listenerPorts, logEntries, waitForEvent } from '../helpers/logs.js';
 import { rfc3164Stamp } from '../helpers/syslog-time.js';
 import { waitUntil } from '../helpers/wait.js';
 
@@ -142,20 +143,19 @@ export async function startBridgeProcess(t: ExecutionContext, options: BridgeOpt
   t.teardown(() => {
     if (running()) child.kill('SIGKILL');
   });
-  const logs = () => out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+  const logs = () => logEntries(out);
 
   let tcpPort = 0;
   let metricsUrl = '';
   if (options.waitReady !== false) {
-    await waitUntil(() => {
-      if (!running()) throw new Error(`run exited early (${child.exitCode ?? child.signalCode}):\n${out}\n${err}`);
-      const ready = logs().find((l) => l.msg === 'ready: delivering to JIMS');
-      if (!ready) return false;
-      metricsUrl = String(ready.metrics);
-      const listening = logs().find((l) => typeof l.msg === 'string' && l.msg.startsWith('listening on') && l.transport === 'tcp');
-      tcpPort = Number(listening?.port);
-      return true;
-    }, 30_000, 'the bridge to log "ready"');
+    const ready = await waitForEvent(logs, 'ready', {
+      timeoutMs: 30_000,
+      alive: () => {
+        if (!running()) throw new Error(`run exited early (${child.exitCode ?? child.signalCode}):\n${out}\n${err}`);
+      },
+    });
+    metricsUrl = String(ready.metrics);
+    tcpPort = listenerPorts(ready).get('tcp') ?? 0;
   }
 
   const metric = async (name: string): Promise<number> => {

@@ -2,6 +2,7 @@ import test, { type ExecutionContext } from 'ava';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createTestCa } from '../helpers/test-ca.js';
+import { findEvent, waitForEvent } from '../helpers/logs.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitUntil } from '../helpers/wait.js';
 import { clientIp, startBridgeProcess, startSim, vpnLine, type Sim } from './bridge-process.js';
@@ -42,11 +43,11 @@ async function failover(t: ExecutionContext, certificates: (t: ExecutionContext,
   await bridge.send(during.map((i) => vpnLine('up', i)));
   await waitUntil(() => during.every((i) => ipsAt(secondary.sim).has(clientIp(i))), 20_000, 'the events at the secondary');
   t.false(during.some((i) => ipsAt(primary.sim).has(clientIp(i))), 'nothing reached the primary while it was down');
-  t.true(bridge.logs().some((l) => l.msg === 'JIMS primary failed; switching to the secondary'));
+  t.truthy(findEvent(bridge.logs(), 'jims-switched', { from: 'primary', to: 'secondary' }));
 
   await primary.sim.setBehaviour({ down: false });
   // The bridge probes the primary (probeIntervalSeconds: 1) and says when it goes back.
-  await waitUntil(() => bridge.logs().some((l) => l.msg === 'JIMS primary answers again; switching back to it'), 20_000, 'the switch back to the primary');
+  await waitForEvent(bridge.logs, 'jims-switched', { fields: { from: 'secondary', to: 'primary' }, timeoutMs: 20_000 });
   const secondaryBefore = secondary.sim.events().received;
   const after = range(200, 40);
   await bridge.send(after.map((i) => vpnLine('up', i)));

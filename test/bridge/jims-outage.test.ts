@@ -1,5 +1,6 @@
 import test, { type ExecutionContext } from 'ava';
 import { join } from 'node:path';
+import { findEvent } from '../helpers/logs.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitUntil } from '../helpers/wait.js';
 import { clientIp, startBridgeProcess, startSim, vpnLine } from './bridge-process.js';
@@ -14,7 +15,7 @@ async function outage(t: ExecutionContext, downAtStart: boolean): Promise<void> 
   // batches that could overtake each other if per-IP order were not kept.
   const bridge = await startBridgeProcess(t, { dir, state: join(dir, 'state.db'), jimsUrl: sim.url, caFile, jims: { batchSize: 7, concurrency: 4 } });
   if (downAtStart) {
-    t.true(bridge.logs().some((l) => l.msg === 'JIMS does not answer yet: events stay in the outbox until it does'), 'an unreachable JIMS only warns at start');
+    t.truthy(findEvent(bridge.logs(), 'jims-unavailable', { level: 40, code: 'ERR_JIMS_UNAVAILABLE' }), 'an unreachable JIMS only warns at start');
   } else {
     await sim.setBehaviour({ down: true });
   }

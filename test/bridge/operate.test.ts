@@ -6,6 +6,7 @@ import type { SessionDetail } from '../../src/commands/session-detail.js';
 import type { StatsReport } from '../../src/ops/event-stats.js';
 import type { TapRecord } from '../../src/ops/tap.js';
 import { repoRoot, runCli, startCli } from '../helpers/cli.js';
+import { findEvent } from '../helpers/logs.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitUntil } from '../helpers/wait.js';
 import { startSim as startDeliverySim } from '../delivery/sim-setup.js';
@@ -59,7 +60,7 @@ test('stats: connect, rekey and disconnect queued and acknowledged per device an
   t.regex(text.stdout, /^Device: srx-hq, Source IP: 10\.20\.0\.1, User: u1, Domain: corp\.example, State: ended .*\n  VPN: ra-vpn, Gateway: ra-gw, Tunnel: 500001\n  Events sent: 3 \(connect 1, rekey 1, disconnect 1\)\n    Seq\s+Event\s+Time\s+Delivery\s+Settled\s+Flags\n\s+\d+\s+connect\s+.*delivered.*\n\s+\d+\s+rekey\s+.*delivered.*rekey-inferred\n\s+\d+\s+disconnect\s+.*delivered/);
 
   t.is(await bridge.stop(), 0, bridge.stderr());
-  t.truthy(bridge.logs().find((l) => l.msg === 'stopped: 3 delivered, 0 left in the outbox, 0 dead letters'), bridge.stdout());
+  t.like(findEvent(bridge.logs(), 'stopped'), { delivered: 3, backlog: 0, deadLettered: 0, skipped: 0 }, bridge.stdout());
 
   // A restart: the totals stay, "since start" begins again.
   const again = await startBridgeProcess(t, options);
@@ -95,7 +96,7 @@ test('gateways.<name>.push: false: JIMS gets nothing for the gateway, the sessio
   t.regex(detail.stdout, /State: up[\s\S]*Events sent: 0[\s\S]*none recorded \(a dry run, push: false/);
   t.is(await bridge.stop(), 0, bridge.stderr());
   t.deepEqual(sim.events().events, [], 'JIMS received nothing');
-  t.truthy(bridge.logs().find((l) => l.msg === 'stopped: 0 delivered, 0 left in the outbox, 0 dead letters, 2 skipped (push-disabled)'));
+  t.like(findEvent(bridge.logs(), 'stopped'), { delivered: 0, backlog: 0, deadLettered: 0, skipped: 2 });
 });
 
 test('tap: a viewer on the admin port sees an event queued, then acknowledged; run --log-events logs the same', async (t) => {
@@ -119,7 +120,7 @@ test('tap: a viewer on the admin port sees an event queued, then acknowledged; r
   t.like(records[0]!.event, { state: 'connect', user: 'u5', ip: clientIp(5), device: 'srx-hq', gateway: 'ra-gw' });
   t.is(records[1]!.event.id, String(eventsFor(sim, clientIp(5))[0]!.id));
   await waitUntil(() => bridge.logs().filter((l) => l.event === 'tap').length === 2, 20_000, 'two --log-events lines');
-  t.deepEqual(bridge.logs().filter((l) => l.event === 'tap').map((l) => l.msg), ['event queued', 'event acked']);
+  t.deepEqual(bridge.logs().filter((l) => l.event === 'tap').map((l) => (l.tap as TapRecord).what), ['queued', 'acked']);
   // A viewer still attached must not hold the stop.
   const lingering = startCli(['tap', '--url', base]);
   t.teardown(() => lingering.kill('SIGKILL'));

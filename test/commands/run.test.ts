@@ -13,6 +13,7 @@ import { rfc3164Stamp } from '../helpers/syslog-time.js';
 import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { testCerts } from '../helpers/certs.js';
+import { listenerPorts, logEntries, waitForEvent } from '../helpers/logs.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitUntil } from '../helpers/wait.js';
 
@@ -31,7 +32,7 @@ interface Running {
   exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Starts `run --dry-run` and waits for one "listening" log line per listener; reads the bound ports from them. */
+/** Starts `run --dry-run`, waits for its `ready` log event and reads the bound ports from it: `listeners` transports. */
 async function startRun(t: import('ava').ExecutionContext, args: string[], listeners: number): Promise<Running> {
   const child = startCli(['run', '--dry-run', ...args]);
   let out = '';
@@ -42,16 +43,14 @@ async function startRun(t: import('ava').ExecutionContext, args: string[], liste
   t.teardown(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });
-  const ports = new Map<string, number>();
-  await waitUntil(() => {
-    for (const line of err.split('\n')) {
-      if (!line.startsWith('{')) continue;
-      const entry = JSON.parse(line) as { url?: string; port?: number; transport?: string; msg?: string };
-      if (entry.msg?.startsWith('listening on') && entry.transport && entry.port) ports.set(entry.transport, entry.port);
-    }
-    if (child.exitCode !== null) throw new Error(`run exited early (${child.exitCode}): ${err}`);
-    return ports.size >= listeners;
-  }, 120_000, 'listening log lines');
+  const ready = await waitForEvent(() => logEntries(err), 'ready', {
+    timeoutMs: 120_000,
+    alive: () => {
+      if (child.exitCode !== null) throw new Error(`run exited early (${child.exitCode}): ${err}`);
+    },
+  });
+  const ports = listenerPorts(ready);
+  t.is(ports.size, listeners, `the listeners in ${JSON.stringify(ready.listeners)}`);
   return {
     child,
     stdout: () => out,

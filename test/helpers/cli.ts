@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { logEntries } from './logs.js';
 
 export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const entry = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
@@ -69,7 +70,7 @@ export function startDryRun(t: import('ava').ExecutionContext, args: string[]): 
   t.teardown(() => child.kill('SIGKILL'));
   return {
     child,
-    logs: () => err.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>),
+    logs: () => logEntries(err),
     events: () => out.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>),
     stderr: () => err,
     exit,

@@ -6,6 +6,7 @@ import { loadConfig, validateConfig } from '../../src/config.js';
 import { parseEnvelope } from '../../src/ingest/envelope.js';
 import { canonicalTimeZone, createZoneResolver, zoneClock } from '../../src/ingest/time-zone.js';
 import { startCli } from '../helpers/cli.js';
+import { listenerPorts, logEntries, waitForEvent } from '../helpers/logs.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitUntil } from '../helpers/wait.js';
 
@@ -119,13 +120,13 @@ test('live: `run` reads a zone-less RFC 3164 time in the zone of its device', as
   let err = '';
   child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
   child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
-  let port = 0;
-  await waitUntil(() => {
-    const m = /"transport":"udp"[^\n]*"port":(\d+)/.exec(err);
-    if (m) port = Number(m[1]);
-    if (child.exitCode !== null) throw new Error(`run exited: ${err}`);
-    return port > 0;
-  }, 120_000, 'the listening log line');
+  const ready = await waitForEvent(() => logEntries(err), 'ready', {
+    timeoutMs: 120_000,
+    alive: () => {
+      if (child.exitCode !== null) throw new Error(`run exited: ${err}`);
+    },
+  });
+  const port = listenerPorts(ready).get('udp')!;
   // Now, as a firewall in Kolkata (+05:30, no DST) writes it: within the live time window only if read in that zone.
   const now = Math.floor(Date.now() / 1000) * 1000;
   const wall = new Date(now + 5.5 * 3_600_000);

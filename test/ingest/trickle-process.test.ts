@@ -4,6 +4,7 @@ import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { startDryRun } from '../helpers/cli.js';
 import { rfc3164Stamp } from '../helpers/syslog-time.js';
+import { listenerPorts, waitForEvent } from '../helpers/logs.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitUntil } from '../helpers/wait.js';
 
@@ -15,12 +16,7 @@ test('run: connections trickling from an allowed address fill the limit, and a f
   const config = join(dir, 'bridge.yaml');
   writeFileSync(config, ['senders:', '  allow: [127.0.0.0/8]', 'devices:', '  srx-hq:', '    senders: [127.0.0.3]', 'limits:', '  maxConnections: 64', '  maxConnectionsPerSender: 64', '  frameTimeoutSeconds: 3', ''].join('\n'));
   const { child, logs, events, stderr, exit } = startDryRun(t, ['--config', config, '--listen', 'tcp://127.0.0.1:0']);
-  let port = 0;
-  await waitUntil(() => {
-    const listening = logs().find((l) => typeof l.msg === 'string' && l.msg.startsWith('listening on'));
-    port = Number(listening?.port ?? 0);
-    return port > 0;
-  }, 60_000, 'the listener');
+  const port = listenerPorts(await waitForEvent(logs, 'ready', { timeoutMs: 60_000 })).get('tcp')!;
 
   const tricklers: Socket[] = [];
   for (let i = 0; i < 64; i++) {

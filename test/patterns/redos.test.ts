@@ -6,6 +6,7 @@ import { linearTimeProblem } from '../../src/patterns/linear-regexp.js';
 import { formatLintFindings, lintPatterns } from '../../src/patterns/lint.js';
 import { loadPatterns } from '../../src/patterns/load.js';
 import { startCli } from '../helpers/cli.js';
+import { listenerPorts, logEntries, waitForEvent } from '../helpers/logs.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitUntil } from '../helpers/wait.js';
 import { REQUIRED_TAIL, writeFolder } from './helpers.js';
@@ -70,16 +71,13 @@ async function startRun(t: ExecutionContext, dir: string): Promise<{ port: numbe
   t.teardown(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });
-  let port = 0;
-  await waitUntil(() => {
-    for (const line of err.split('\n')) {
-      if (!line.startsWith('{')) continue;
-      const entry = JSON.parse(line) as { port?: number; msg?: string };
-      if (entry.msg?.startsWith('listening on') && entry.port) port = entry.port;
-    }
-    if (child.exitCode !== null) throw new Error(`run exited early (${child.exitCode}): ${err}`);
-    return port !== 0;
-  }, 120_000, 'the listening log line');
+  const ready = await waitForEvent(() => logEntries(err), 'ready', {
+    timeoutMs: 120_000,
+    alive: () => {
+      if (child.exitCode !== null) throw new Error(`run exited early (${child.exitCode}): ${err}`);
+    },
+  });
+  const port = listenerPorts(ready).get('tcp')!;
   return {
     port,
     events: () => out.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as Record<string, unknown>),
