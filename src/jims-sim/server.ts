@@ -49,6 +49,8 @@ export interface JimsSimStats {
   byStatus: Record<string, number>;
   /** Connections dropped on purpose. */
   dropped: number;
+  /** Most event requests the simulator was handling at one time (how far a client's pushes overlap). */
+  maxEventsInFlight: number;
 }
 
 export interface JimsSim {
@@ -97,13 +99,18 @@ export async function startJimsSim(options: JimsSimOptions): Promise<JimsSim> {
   const tokens = new TokenStore();
   const table = new IdentityTable();
   const received = new EventLog(options.maxKeptEvents);
-  const stats: JimsSimStats = { tokenRequests: 0, eventRequests: 0, tokensIssued: 0, tlsErrors: 0, byStatus: {}, dropped: 0 };
+  const stats: JimsSimStats = { tokenRequests: 0, eventRequests: 0, tokensIssued: 0, tlsErrors: 0, byStatus: {}, dropped: 0, maxEventsInFlight: 0 };
+  let eventsInFlight = 0;
   const timers = new Set<NodeJS.Timeout>();
   const idHash = digest(options.clientId);
   const secretHash = digest(options.clientSecret);
 
   const server: Server = createServer({ cert: tls.cert, key: tls.key, keepAlive: true }, (req, res) => {
-    handle(req, res).catch((error: unknown) => {
+    const isEvents = req.method === 'POST' && (req.url ?? '/').split('?')[0] === eventsPath;
+    if (isEvents) stats.maxEventsInFlight = Math.max(stats.maxEventsInFlight, ++eventsInFlight);
+    handle(req, res).finally(() => {
+      if (isEvents) eventsInFlight--;
+    }).catch((error: unknown) => {
       log?.warn({ err: { message: (error as Error).message } }, 'jims-sim: request failed');
       if (!res.headersSent && !res.destroyed) send(res, 500, { error: 'internal' });
     });

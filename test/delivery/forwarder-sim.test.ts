@@ -130,11 +130,10 @@ test('slow JIMS (2 s per request): every event arrives once, in order per IP, wi
   t.is(await metric(registry, 'ptim_bridge_forwarder_retried_total'), 0);
   // 150 events = 6 batches of 25: one after another they would take >= 12 s of JIMS time alone.
   t.true(sim.stats().eventRequests >= 6);
-  // Overlap, not speed: one push after another would have the simulator accept each batch of 25 at
-  // least 2 s (its latency) after the one before; overlapping pushes are accepted together. A
-  // wall-clock bound on the whole drain failed on a loaded machine (12.6 s), this cannot.
-  const accepted = sim.events().events.map((e) => e.receivedAt).sort((a, b) => a - b);
-  t.true(accepted[25]! - accepted[0]! < 1000, `pushes overlapped: the 2nd batch accepted ${accepted[25]! - accepted[0]!} ms after the 1st (drained in ${elapsed} ms)`);
+  // Overlap, not speed: the simulator counts the event requests it is holding at one time. One push
+  // after another would never hold two; wall-clock bounds (on the drain, or between the first two
+  // batches) failed on a loaded machine, this cannot.
+  t.true(sim.stats().maxEventsInFlight >= 2, `pushes overlapped: at most ${sim.stats().maxEventsInFlight} in flight (drained in ${elapsed} ms)`);
 });
 
 test('429 with Retry-After: the batch waits at least as long as JIMS asked', async (t) => {
