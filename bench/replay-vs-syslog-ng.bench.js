@@ -16,9 +16,10 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const main = join(root, 'dist', 'main.js');
-if (!existsSync(main)) {
-  process.stderr.write('dist/main.js is missing: run `npm run bench` (it builds first) or `npm run build`.\n');
+// The command users run: bin/ptim-bridge.js, which loads the bundled CLI (dist/bundle/).
+const main = join(root, 'bin', 'ptim-bridge.js');
+if (!existsSync(join(root, 'dist', 'bundle', 'main.js'))) {
+  process.stderr.write('dist/bundle/main.js is missing: run `npm run bench` (it builds first) or `npm run build`.\n');
   process.exit(2);
 }
 const syslogNg = spawnSync('sh', ['-c', 'command -v syslog-ng'], { encoding: 'utf8' }).stdout.trim();

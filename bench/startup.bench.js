@@ -13,8 +13,8 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const bin = process.env.BENCH_STARTUP_BIN ?? join(root, 'bin', 'ptim-bridge.js');
-if (!process.env.BENCH_STARTUP_BIN && !existsSync(join(root, 'dist', 'main.js'))) {
-  process.stderr.write('dist/main.js is missing: run `npm run bench` (it builds first) or `npm run build`.\n');
+if (!process.env.BENCH_STARTUP_BIN && !existsSync(join(root, 'dist', 'bundle', 'main.js'))) {
+  process.stderr.write('dist/bundle/main.js is missing: run `npm run bench` (it builds first) or `npm run build`.\n');
   process.exit(2);
 }
 const runs = Number(process.env.BENCH_STARTUP_RUNS ?? 20);

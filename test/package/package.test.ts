@@ -1,5 +1,6 @@
 import { execFile, execFileSync } from 'node:child_process';
-import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import test from 'ava';
@@ -59,10 +60,11 @@ test.after.always(() => rmSync(work, { recursive: true, force: true }));
 
 test('the tarball ships what runs and nothing else', (t) => {
   const { files } = installed!;
-  for (const needed of ['package.json', 'README.md', 'bin/ptim-bridge.js', 'dist/main.js', 'dist/cli.js', 'dist/commands/run.js', 'patterns/junos-iked.yaml', 'patterns/junos-kmd.yaml', 'patterns/common.yaml', 'fixtures/demo/srx-vpn.log', 'examples/ptim-bridge.yaml', 'deploy/ptim-bridge.service', 'deploy/ptim-bridge.env', 'deploy/prometheus/ptim-bridge.rules.yml', 'deploy/grafana/ptim-bridge.dashboard.json']) {
+  for (const needed of ['package.json', 'README.md', 'bin/ptim-bridge.js', 'dist/bundle/main.js', 'patterns/junos-iked.yaml', 'patterns/junos-kmd.yaml', 'patterns/common.yaml', 'fixtures/demo/srx-vpn.log', 'examples/ptim-bridge.yaml', 'deploy/ptim-bridge.service', 'deploy/ptim-bridge.env', 'deploy/prometheus/ptim-bridge.rules.yml', 'deploy/grafana/ptim-bridge.dashboard.json']) {
     t.true(files.includes(needed), `${needed} is in the tarball`);
   }
-  const unwanted = files.filter((f) => /^(src|test|bench|scripts|\.ci|node_modules)\//.test(f) || f.endsWith('.map') || f.endsWith('.ts') || (f.startsWith('fixtures/') && !f.startsWith('fixtures/demo/')) || f === 'package-lock.json');
+  // The bundled CLI is what runs (scripts/bundle-cli.mjs); tsc's module-by-module dist/ is for benches.
+  const unwanted = files.filter((f) => /^(src|test|bench|scripts|\.ci|node_modules)\//.test(f) || (f.startsWith('dist/') && !f.startsWith('dist/bundle/')) || f.endsWith('.map') || f.endsWith('.ts') || (f.startsWith('fixtures/') && !f.startsWith('fixtures/demo/')) || f === 'package-lock.json');
   t.deepEqual(unwanted, []);
 });
 
@@ -104,12 +106,11 @@ test('replay --dry-run and demo run from the install (SQLite, TLS, the bundled c
   t.regex(demo.stdout, /^Identity table at JIMS \(4 addresses\):/);
 });
 
-test('start-up loads no dependency but commander: every --help works with the others absent', async (t) => {
-  // A copy of the install whose node_modules holds commander only: a command file that imports a
-  // heavy module at its top (instead of in its action) fails here.
+test('the bundled CLI needs only its native and worker dependencies: every --help works with node_modules absent', async (t) => {
+  // A copy of the install without node_modules: a command whose help needed a dependency outside
+  // the bundle (better-sqlite3, recheck) at its top, instead of in its action, fails here.
   const bare = join(work, 'bare');
   cpSync(installed!.dir, bare, { recursive: true, filter: (src) => !src.startsWith(join(installed!.dir, 'node_modules')) });
-  cpSync(join(installed!.dir, 'node_modules', 'commander'), join(bare, 'node_modules', 'commander'), { recursive: true });
   const bin = join(bare, 'bin', 'ptim-bridge.js');
   const version = await exec(process.execPath, [bin, '--version'], installed!.cwd);
   t.is(version.code, 0, version.stderr);
@@ -125,36 +126,47 @@ test('start-up loads no dependency but commander: every --help works with the ot
     for (const m of listed.matchAll(/^ {2}(\S+)/gm)) if (m[1] !== 'help') pending.push([...command, m[1]!]);
   }
   for (const expected of ['run', 'replay', 'patterns test', 'dlq purge', 'health']) t.true(seen.includes(expected), `${expected} --help was run`);
-  // And the copy really lacks them: a command that works needs them.
-  const real = await exec(process.execPath, [bin, 'patterns', 'test'], installed!.cwd);
+  // And the copy really lacks them: a command that opens a state file needs better-sqlite3.
+  const real = await exec(process.execPath, [bin, 'replay', '--dry-run', join(bare, 'fixtures', 'demo', 'srx-vpn.log')], installed!.cwd);
   t.is(real.code, 1);
-  t.regex(real.stderr, /Cannot find (package|module)/);
+  t.regex(real.stderr, /Cannot find (package|module) 'better-sqlite3'/);
 });
 
-test('--version needs no dependency, --help no command module (src/cli.ts)', async (t) => {
-  // --version reads package.json and nothing else; the top-level help is the command index's.
-  const bare = join(work, 'bare-index');
-  const commands = join(installed!.dir, 'dist', 'commands');
-  cpSync(installed!.dir, bare, {
-    recursive: true,
-    filter: (src) => !src.startsWith(join(installed!.dir, 'node_modules')) && (!src.startsWith(`${commands}/`) || src === join(commands, 'command-index.js')),
-  });
-  const bin = join(bare, 'bin', 'ptim-bridge.js');
-  const { version } = JSON.parse(readFileSync(join(installed!.dir, 'package.json'), 'utf8')) as { version: string };
-  for (const flag of ['--version', '-V']) {
-    const r = await exec(process.execPath, [bin, flag], installed!.cwd);
-    t.is(r.code, 0, `${flag}: ${r.stderr}`);
-    t.is(r.stdout, `${version}\n`);
-  }
-  cpSync(join(installed!.dir, 'node_modules', 'commander'), join(bare, 'node_modules', 'commander'), { recursive: true });
-  const help = await exec(process.execPath, [bin, '--help'], installed!.cwd);
-  t.is(help.code, 0, help.stderr);
-  t.is(help.stdout, (await run(['--help'])).stdout);
-  // And the copy really lacks them: naming a command loads its module.
-  const named = await exec(process.execPath, [bin, 'run', '--help'], installed!.cwd);
-  t.is(named.code, 1);
-  t.regex(named.stderr, /Cannot find module/);
+test('--version and --help load a small part of the bundle; a command\'s help adds only that command', async (t) => {
+  // Every module file the CLI loads, recorded by a module loader hook; sizes in bytes.
+  const bundle = join(installed!.dir, 'dist', 'bundle');
+  const total = readdirSync(bundle).reduce((sum, f) => sum + statSync(join(bundle, f)).size, 0);
+  const loaded = async (args: string[]): Promise<{ files: string[]; bytes: number }> => {
+    const log = join(work, `loaded-${args.join('-')}.txt`);
+    const r = await exec(process.execPath, ['--import', LOAD_RECORDER, installed!.bin, ...args], installed!.cwd, { PTIM_TEST_LOADED_LOG: log });
+    t.is(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
+    const files = [...new Set(readFileSync(log, 'utf8').split('\n').filter((u) => u.startsWith('file:')).map((u) => fileURLToPath(u)))];
+    return { files, bytes: files.reduce((sum, f) => sum + statSync(f).size, 0) };
+  };
+  const version = await loaded(['--version']);
+  const help = await loaded(['--help']);
+  const runHelp = await loaded(['run', '--help']);
+  const everything = await loaded(['patterns', 'lint']);
+  t.true(version.bytes < 32 * 1024, `--version loads ${version.bytes} bytes (${version.files.length} files)`);
+  // commander is most of it: the help is built from the command index, no command module loads.
+  t.true(help.bytes < total / 10, `--help loads ${help.bytes} of ${total} bytes`);
+  t.true(runHelp.bytes - help.bytes < total / 20, `run --help adds ${runHelp.bytes - help.bytes} bytes`);
+  // And the recorder sees what a real command loads: far more.
+  t.true(everything.bytes > 4 * help.bytes, `patterns lint loads ${everything.bytes} bytes`);
 });
+
+// A module loader hook (module.register) that appends the URL of every module loaded to the file
+// named by PTIM_TEST_LOADED_LOG (hooks run on their own thread: a file, not stdout).
+const LOAD_RECORDER = `data:text/javascript,${encodeURIComponent(`
+import { register } from 'node:module';
+register('data:text/javascript,' + encodeURIComponent(${JSON.stringify(`
+import { appendFileSync } from 'node:fs';
+export async function load(url, context, next) {
+  appendFileSync(process.env.PTIM_TEST_LOADED_LOG, url + '\\n');
+  return next(url, context);
+}
+`)}));
+`)}`;
 
 /** Copies what `git ls-files` calls the working tree (tracked + untracked, not ignored), plus a stale dist/ file. */
 function copyWorkingTree(to: string): void {
