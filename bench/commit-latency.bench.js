@@ -7,7 +7,7 @@
 // The first second (a fresh process: the JIT has not compiled the pattern regexes and the hot
 // path yet) is reported on its own line and left out of the percentiles, which describe a bridge
 // that has been running.
-// Target (issue 9): p99 <= 50 ms at 10,000 lines/s.
+// Target (issue 9): p99 <= 50 ms at 10,000 lines/s. BENCH_LATENCY_DUMP=FILE writes each line's latency.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -34,7 +34,9 @@ const dir = mkdtempSync(join(tmpdir(), 'ptim-latency-bench-'));
 const config = join(dir, 'bridge.yaml');
 writeFileSync(config, JSON.stringify({ devices: { 'srx-hq': { senders: ['127.0.0.1'] } }, sessions: { state: join(dir, 'state.db') } }));
 const bin = new URL('../bin/ptim-bridge.js', import.meta.url).pathname;
-const child = spawn(process.execPath, [bin, 'run', '--dry-run', '--config', config, '--allow-sender', '127.0.0.1', '--listen', 'tcp://127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+// BENCH_LATENCY_NODE_ARGS: extra node flags for the bridge (e.g. --trace-gc: its lines go to stdout, beside the events).
+const nodeArgs = (process.env.BENCH_LATENCY_NODE_ARGS ?? '').split(' ').filter(Boolean);
+const child = spawn(process.execPath, [...nodeArgs, bin, 'run', '--dry-run', '--config', config, '--allow-sender', '127.0.0.1', '--listen', 'tcp://127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe'] });
 let err = '';
 const port = await new Promise((resolve, reject) => {
   child.stderr.on('data', (b) => {
@@ -99,6 +101,8 @@ socket.end();
 child.kill('SIGTERM');
 await new Promise((r) => child.once('exit', r));
 
+// BENCH_LATENCY_DUMP=FILE: every line's latency (seq, ms since start it was sent, latency ms), to see when the slow ones came.
+if (process.env.BENCH_LATENCY_DUMP) writeFileSync(process.env.BENCH_LATENCY_DUMP, bySeq.map((l, k) => `${k},${(sentAt[k] - start).toFixed(1)},${l?.toFixed(1)}`).join('\n') + '\n');
 const warm = Math.min(rate, total);
 const coldMax = Math.max(...bySeq.slice(0, warm));
 latencies.length = 0;

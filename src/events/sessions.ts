@@ -56,9 +56,9 @@ type IgnoredReason = 'late-down-ignored' | 'stale-line' | 'duplicate' | 'time-ou
  * It is made durable by session-store.ts (a journal folded into a snapshot, in the shared SQLite
  * file): a restart continues with the same sessions, deadlines and device clocks.
  *
- * Transactions: every change happens in `transaction(fn)` (the bridge's tick) or between `begin()`
- * and `commit()` (replay's chunk): changes are buffered and written in one statement before the
- * commit, and a throw or `rollback()` rolls back and reloads the table. Each transaction first
+ * Transactions: every change happens in `transaction(fn)` (the tick of live intake, the rekey watch
+ * and replay's read chunks): changes are buffered and written in one statement before the commit,
+ * and a throw rolls back and reloads the table. Each transaction first
  * checks that the journal is where the table left it (a commit that failed after the write), and
  * reloads if not.
  *
@@ -194,43 +194,11 @@ export class SessionTable {
   }
 
   /**
-   * The same fast path as `transaction()`, for callers that cannot put their work in one callback
-   * (replay commits between asynchronous reads): `begin()` opens a database transaction, `commit()`
-   * writes the table's changes and commits, `rollback()` undoes both and reloads the table.
-   * @throws Error when a transaction is already open on the connection.
-   */
-  begin(): void {
-    if (this.#db.inTransaction) throw new Error('SessionTable.begin(): a transaction is already open on this connection');
-    this.#db.exec('BEGIN');
-    try {
-      this.#sync();
-    } catch (error) {
-      this.#db.exec('ROLLBACK');
-      throw error;
-    }
-    this.#inOwnTransaction = true;
-  }
-
-  /** Writes the changes made since `begin()` and commits. On a throw, call `rollback()`. */
-  commit(): void {
-    this.#flush();
-    this.#db.exec('COMMIT');
-    this.#inOwnTransaction = false;
-  }
-
-  /** Rolls back the transaction `begin()` opened (if still open) and reloads the table from the file. */
-  rollback(): void {
-    if (this.#db.inTransaction) this.#db.exec('ROLLBACK');
-    this.#inOwnTransaction = false;
-    this.#load();
-  }
-
-  /**
    * Applies one line's candidate and returns its events in order: usually one; a superseded
    * disconnect before a connect; none for an ignored DOWN. In 'capture' mode the device's watch
    * runs first and may add expiry disconnects before them. Synchronous; never throws on any
    * candidate.
-   * @throws Error when called outside `transaction()` or `begin()`/`commit()`.
+   * @throws Error when called outside `transaction()`.
    */
   apply(candidate: PtimCandidate, receivedAt: number): PtimEvent[] {
     if (!this.#inOwnTransaction) throw outsideTransaction('apply');
@@ -301,7 +269,7 @@ export class SessionTable {
    * device at the later of its own clock and `now` (device clocks are not moved); `expire(Infinity)`
    * ends every watched session at its last deadline, as if the capture went on in silence. Not
    * calling it at the end of a replay keeps the sessions live in the state file.
-   * @throws Error when called outside `transaction()` or `begin()`/`commit()`.
+   * @throws Error when called outside `transaction()`.
    */
   expire(now: number): PtimEvent[] {
     if (!this.#inOwnTransaction) throw outsideTransaction('expire');
@@ -526,7 +494,7 @@ function cacheLabels<L extends string>(make: (label: L) => { inc(): void } | und
 }
 
 function outsideTransaction(method: string): Error {
-  return new Error(`SessionTable.${method}(): call it inside transaction(), or between begin() and commit()`);
+  return new Error(`SessionTable.${method}(): call it inside transaction()`);
 }
 
 function toRow(s: Session): SessionRow {

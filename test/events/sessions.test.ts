@@ -265,30 +265,6 @@ test('thousands of sessions reload exactly, from the journal and from the snapsh
   t.deepEqual(fromSnapshot.table.list(), before);
 });
 
-test('begin/commit/rollback: the same fast path for callers between asynchronous steps', (t) => {
-  const lines = script();
-  const whole = open(t, 'capture');
-  const expected = replay(whole.table, lines);
-
-  const { db, table, path } = open(t, 'capture');
-  const cut = 12;
-  table.begin();
-  const a = lines.slice(0, cut).flatMap((c) => table.apply(c, 0));
-  table.commit();
-  table.begin();
-  for (const c of lines.slice(cut)) table.apply(c, 0);
-  table.rollback();
-  t.false(db.inTransaction);
-  table.begin();
-  t.throws(() => table.begin(), { message: /already open/ });
-  const b = lines.slice(cut).flatMap((c) => table.apply(c, 0));
-  table.commit();
-  t.deepEqual([...a, ...b], expected);
-  db.close();
-  const again = open(t, 'capture', path);
-  t.deepEqual(again.table.list(), whole.table.list());
-});
-
 test('the journal folds itself into the snapshot once it is long', (t) => {
   const { db, table, path } = open(t, 'wall');
   const ip = (i: number) => `10.0.${i >> 8}.${i & 255}`;
