@@ -24,6 +24,8 @@ export function createLogger(options: LogOptions = {}): Logger {
     paths: ['*.clientSecret', '*.client_secret', '*.access_token', '*.refresh_token', '*.id_token', '*.accessToken', '*.authorization', '*.headers.authorization', '*.password', 'authorization', 'clientSecret', 'secret'],
     censor: '[redacted]',
   };
+  // pino-pretty as a stream in this thread, never `pino({ transport })`: pino's transports start a
+  // worker from files found through __dirname, which the bundled CLI (dist/bundle/) has not.
   if (options.pretty ?? isTty) {
     return pino({ level, redact }, pretty({ destination: fd, sync: true, colorize: isTty, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }));
   }

@@ -68,6 +68,21 @@ test('the tarball ships what runs and nothing else', (t) => {
   t.deepEqual(unwanted, []);
 });
 
+test('the bundled packages\' licences ship with the bundle, and the package\'s own', (t) => {
+  const { files, dir } = installed!;
+  t.true(files.includes('LICENSE'), 'LICENSE is in the tarball');
+  t.true(files.includes('dist/bundle/THIRD_PARTY_LICENSES.txt'), 'dist/bundle/THIRD_PARTY_LICENSES.txt is in the tarball');
+  const text = readFileSync(join(dir, 'dist', 'bundle', 'THIRD_PARTY_LICENSES.txt'), 'utf8');
+  // A few of the bundled packages, with their licence text (Apache-2.0 ones with it in full).
+  for (const name of ['commander', 'got', 'p-queue', 'xregexp', 'yaml', 'zod', 'pino', 'prom-client', '@opentelemetry/api']) {
+    t.regex(text, new RegExp(`^${name.replace('/', '\\/')} \\d+\\.\\d+\\.\\d+ \\(`, 'm'), `${name} is listed`);
+  }
+  t.regex(text, /Permission is hereby granted/);
+  t.regex(text, /Apache License\s+Version 2\.0/);
+  // The packages left outside the bundle bring their own files in node_modules.
+  t.notRegex(text, /^better-sqlite3 /m);
+});
+
 test('dist/ is built fresh at pack time: a stale file in dist/ does not ship', (t) => {
   t.false(installed!.files.some((f) => f === 'dist/stale-from-an-old-build.js'));
 });
