@@ -1,3 +1,5 @@
+import { escapeRegExp } from './regexp-escape.js';
+
 /**
  * Keeps credentials out of what the bridge stores and prints: JIMS answers kept as dead letters,
  * error reasons, log lines, config values echoed in error messages. Pure. Each pattern's repetition
@@ -223,7 +225,7 @@ function escapeAware(text: string, caseless: boolean): string {
   let out = '';
   for (const ch of text) {
     const cp = ch.codePointAt(0)!;
-    const forms = [escapeRegex(ch)];
+    const forms = [escapeRegExp(ch)];
     const units = ch.length === 2 ? [ch.charCodeAt(0), ch.charCodeAt(1)] : [cp];
     forms.push(units.map((u) => `\\\\u${hex(u, 4)}`).join(''));
     forms.push([...Buffer.from(ch, 'utf8')].map((b) => `%${hex(b, 2)}`).join(''));
@@ -235,6 +237,3 @@ function escapeAware(text: string, caseless: boolean): string {
   return out;
 }
 
-function escapeRegex(ch: string): string {
-  return ch.replace(/[\\^$.*+?()[\]{}|/-]/g, '\\$&');
-}

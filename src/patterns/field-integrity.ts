@@ -1,3 +1,5 @@
+import { escapeRegExp } from '../regexp-escape.js';
+
 /**
  * Field integrity: the checks that keep text a VPN client chooses (its IKE id, its AAA user name)
  * from supplying the fields that follow it. A rule's regex reads each field at its place; these
@@ -135,9 +137,6 @@ export function labelSet(labels: readonly string[]): LabelSet {
   return { labels, any };
 }
 
-function escapeRegExp(text: string): string {
-  return text.replace(/[\\^$.*+?()[\]{}|/-]/g, '\\$&');
-}
 
 /**
  * Whether the message holds no control character at all: the common case, in which `checkFields`
