@@ -106,6 +106,9 @@ function literalRuns(source: string): string[] {
 // another one in a log or a policy table.
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]/;
 const CONTROL_ALL = new RegExp(CONTROL.source, 'g');
+// Printable ASCII, the whole of nearly every message: testing this class first costs less than half
+// of testing CONTROL, whose ranges beyond Latin-1 make every character a range search.
+const OUTSIDE_PRINTABLE_ASCII = /[^ -~]/;
 // Never acceptable anywhere: they end or split a line for whoever reads it next.
 const LINE_BREAKING = /[\r\n\u0000\u2028\u2029]/;
 
@@ -144,7 +147,7 @@ export function labelSet(labels: readonly string[]): LabelSet {
  * refuse line breaks early) and passed on.
  */
 export function hasControlCharacters(body: string): boolean {
-  return CONTROL.test(body);
+  return OUTSIDE_PRINTABLE_ASCII.test(body) && CONTROL.test(body);
 }
 
 /**
