@@ -295,14 +295,16 @@ export class SessionTable {
   }
 
   /**
-   * Folds the journal into the snapshot and `session_clocks` and empties it. Runs by
-   * itself when the journal holds twice as many changes as the table has sessions; exposed for
-   * tests and a tidy shutdown.
+   * Folds the journal into the snapshot and `session_clocks` and empties it, in one go (tests, a
+   * tidy shutdown). By itself the table compacts in slices instead (see SessionStore): it begins
+   * when the journal holds twice as many changes as the table has entries, and each transaction
+   * then writes one part.
    */
   compact(): void {
     const run = () => {
       this.#store.flush();
-      this.#compact();
+      this.#beforeCompaction();
+      this.#store.compact();
     };
     if (this.#inOwnTransaction) run();
     else this.#db.transaction(run)();
@@ -404,16 +406,18 @@ export class SessionTable {
     return true;
   }
 
-  /** Writes the recorded changes as one journal row, then folds the journal when it is long. */
+  /** Writes the recorded changes as one journal row (and a compaction step), then begins a compaction when the journal is long. */
   #flush(): void {
     this.#store.flush();
-    if (this.#store.wantsCompaction) this.#compact();
+    if (this.#store.wantsCompaction) {
+      this.#beforeCompaction();
+      this.#store.beginCompaction();
+    }
   }
 
-  /** Folds the journal into the snapshot (see SessionStore.compact), past-retention tombstones left out. */
-  #compact(): void {
+  /** Before the table is frozen for a compaction: past-retention tombstones left out, stale heap entries dropped. */
+  #beforeCompaction(): void {
     this.#tombs.sweep();
-    this.#store.compact();
     // Heaps keep the entries of moved deadlines until they surface; rebuild them when mostly stale.
     if (this.#deadlines.entries > 2 * this.#sessions.size + 1024) this.#deadlines.rebuild(this.#sessions);
   }
