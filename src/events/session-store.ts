@@ -21,10 +21,6 @@ CREATE TABLE IF NOT EXISTS session_tombstones (
   part INTEGER PRIMARY KEY,
   tombstones TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS session_meta (
-  key TEXT PRIMARY KEY,
-  value INTEGER NOT NULL
-) WITHOUT ROWID;
 `;
 
 /** Journal entries below which the journal is never folded into the snapshot (see `wantsCompaction`). */
@@ -39,10 +35,20 @@ export const SNAPSHOT_PART = 2_000;
 
 /**
  * A snapshot lives in one of two generations, told apart by their part numbers: generation g holds
- * parts [g x GENERATION_PARTS, (g + 1) x GENERATION_PARTS). Files older than sliced compaction hold
- * generation 0 only and no `session_meta` row, which reads as generation 0.
+ * parts [g x GENERATION_PARTS, (g + 1) x GENERATION_PARTS). Which one is the snapshot, a marker row
+ * says: part -1 - g of `session_snapshot`, an empty list. No marker reads as generation 0: a file
+ * older than sliced compaction, or one such a version compacted since (it deletes every snapshot
+ * row, the marker too, and writes its parts from 0), so an upgrade after a downgrade reads what the
+ * older version wrote. That version reads the marker as an empty part, and a snapshot half-written
+ * in the other generation as more parts: the whole journal replayed over them gives the same table.
  */
 const GENERATION_PARTS = 1_000_000_000;
+
+/** A snapshot or tombstone part in the file. */
+interface StoredPart {
+  table: 'snapshot' | 'tombstones';
+  part: number;
+}
 
 /** The in-memory table the store loads into and snapshots from. */
 export interface StoredTable {
@@ -64,13 +70,15 @@ interface Compaction {
   readonly sessions: readonly Session[];
   readonly tombstones: ReadonlyArray<[string, number]>;
   readonly clocks: ReadonlyArray<[string, number]>;
-  /** Parts of the target generation left by an abandoned compaction, deleted first. */
-  stale: number[];
+  /**
+   * Parts to delete, one per step: before the switch, those of the target generation an abandoned
+   * compaction left; after it, those of the old generation.
+   */
+  doomed: StoredPart[];
   /** Sessions, then tombstones, written so far. */
   written: number;
   part: number;
-  /** After the switch: the old generation's parts still to delete. */
-  old: number[] | undefined;
+  switched: boolean;
 }
 
 /**
@@ -83,9 +91,10 @@ interface Compaction {
  *
  * Compaction is sliced (issue 9): it freezes the table (an array of session references, a copy of
  * the tombstones and clocks), then each later `flush` writes one part of that state into the other
- * snapshot generation, inside the transaction the flush belongs to. The last step switches the
- * generation pointer (`session_meta`), writes the clocks and deletes the folded journal rows, all in
- * one transaction; a crash before it leaves the old snapshot and the whole journal, as if the
+ * snapshot generation, inside the transaction the flush belongs to (a flush of more entries than a
+ * part holds takes as many steps, so the compaction keeps pace with the journal). The last step
+ * moves the generation marker, writes the clocks and deletes the folded journal rows, all in one
+ * transaction; a crash before it leaves the old snapshot and the whole journal, as if the
  * compaction had not begun. The old generation's parts are then deleted one per step.
  *
  * It knows nothing of the session rules: the table records its changes here (`record`), writes
@@ -104,6 +113,8 @@ export class SessionStore {
   #generation = 0;
   #compaction: Compaction | undefined;
   readonly #partSize: number;
+  /** `#read` in one read transaction: the snapshot and the journal as of one moment. */
+  readonly #readConsistently: () => void;
 
   /** Creates the tables if needed; `load()` reads them. `partSize` (tests): entries per snapshot part and step. */
   constructor(db: StateDb, table: StoredTable, options: { partSize?: number } = {}) {
@@ -111,6 +122,7 @@ export class SessionStore {
     this.#stmt = prepare(db);
     this.#table = table;
     this.#partSize = options.partSize ?? SNAPSHOT_PART;
+    this.#readConsistently = db.transaction(() => this.#read());
   }
 
   /** Changes recorded since the last `flush` (or `discard`). */
@@ -132,13 +144,15 @@ export class SessionStore {
    * call it inside the transaction they belong to.
    */
   flush(): void {
-    if (this.#pending.length > 0) {
+    const entries = this.#pending.length;
+    if (entries > 0) {
       const info = this.#stmt.journal.run(JSON.stringify(this.#pending));
       this.#lastSeq = Number(info.lastInsertRowid);
-      this.#journalEntries += this.#pending.length;
+      this.#journalEntries += entries;
       this.#pending = [];
     }
-    if (this.#compaction !== undefined) this.#step(this.#compaction);
+    // A step per part's worth of entries written: the journal cannot outgrow the compaction.
+    for (let steps = Math.max(1, Math.ceil(entries / this.#partSize)); steps > 0 && this.#compaction !== undefined; steps--) this.#step(this.#compaction);
   }
 
   /**
@@ -181,10 +195,10 @@ export class SessionStore {
       // In the map's order, so that a reload forgets the same oldest ones first.
       tombstones: [...tombstones.entries()],
       clocks: [...clocks.all],
-      stale: [...(this.#stmt.snapshotParts.all(...range(target)) as number[]), ...(this.#stmt.tombstoneParts.all(...range(target)) as number[]).map((p) => -1 - p)],
+      doomed: this.#partsOf(target),
       written: 0,
       part: target * GENERATION_PARTS,
-      old: undefined,
+      switched: false,
     };
   }
 
@@ -198,70 +212,74 @@ export class SessionStore {
     while (this.#compaction !== undefined) this.#step(this.#compaction);
   }
 
-  /** One slice of the compaction: a stale part deleted, a part written, the switch, or an old part deleted. */
+  /** One slice of the compaction: a part deleted, a part written, or the switch. */
   #step(c: Compaction): void {
-    const stale = c.stale.pop();
-    if (stale !== undefined) {
-      if (stale >= 0) this.#stmt.deleteSnapshotPart.run(stale);
-      else this.#stmt.deleteTombstonePart.run(-1 - stale);
-      return;
+    const doomed = c.doomed.pop();
+    if (doomed !== undefined) {
+      (doomed.table === 'snapshot' ? this.#stmt.deleteSnapshotPart : this.#stmt.deleteTombstonePart).run(doomed.part);
+    } else if (c.written < c.sessions.length) {
+      const end = Math.min(c.sessions.length, c.written + this.#partSize);
+      const values: SessionValues[] = [];
+      for (let i = c.written; i < end; i++) values.push(toValues(c.sessions[i]!));
+      this.#stmt.snapshot.run(c.part++, JSON.stringify(values));
+      c.written = end;
+      // Tombstone parts are numbered from the generation's start too (another table).
+      if (end === c.sessions.length) c.part = c.generation * GENERATION_PARTS;
+    } else if (c.written < c.sessions.length + c.tombstones.length) {
+      const from = c.written - c.sessions.length;
+      const end = Math.min(c.tombstones.length, from + this.#partSize);
+      const values: TombstoneValues[] = [];
+      for (let i = from; i < end; i++) values.push(tombstoneValues(...c.tombstones[i]!));
+      this.#stmt.tombstones.run(c.part++, JSON.stringify(values));
+      c.written = c.sessions.length + end;
+    } else if (!c.switched) {
+      this.#switch(c);
     }
-    if (c.old !== undefined) {
-      const part = c.old.pop();
-      if (part === undefined) this.#compaction = undefined;
-      else if (part >= 0) this.#stmt.deleteSnapshotPart.run(part);
-      else this.#stmt.deleteTombstonePart.run(-1 - part);
-      return;
-    }
-    const total = c.sessions.length + c.tombstones.length;
-    if (c.written < total) {
-      if (c.written < c.sessions.length) {
-        const end = Math.min(c.sessions.length, c.written + this.#partSize);
-        const values: SessionValues[] = [];
-        for (let i = c.written; i < end; i++) values.push(toValues(c.sessions[i]!));
-        this.#stmt.snapshot.run(c.part++, JSON.stringify(values));
-        c.written = end;
-        if (end === c.sessions.length) c.part = c.generation * GENERATION_PARTS;
-      } else {
-        const from = c.written - c.sessions.length;
-        const end = Math.min(c.tombstones.length, from + this.#partSize);
-        const values: TombstoneValues[] = [];
-        for (let i = from; i < end; i++) values.push(tombstoneValues(...c.tombstones[i]!));
-        this.#stmt.tombstones.run(c.part++, JSON.stringify(values));
-        c.written = c.sessions.length + end;
-      }
-      return;
-    }
-    this.#switch(c);
+    if (c.switched && c.doomed.length === 0) this.#compaction = undefined;
   }
 
   /** The new generation becomes the snapshot: clocks as frozen, folded journal rows gone. */
   #switch(c: Compaction): void {
     const old = this.#generation;
     for (const [device, clock] of c.clocks) this.#stmt.setClock.run(device, clock);
-    this.#stmt.setGeneration.run(c.generation);
+    this.#stmt.clearMarkers.run();
+    this.#stmt.snapshot.run(-1 - c.generation, '[]');
     if (c.foldedSeq !== undefined) this.#stmt.deleteJournalUpTo.run(c.foldedSeq);
     this.#generation = c.generation;
     this.#journalEntries -= c.foldedEntries;
     if (this.#lastSeq === c.foldedSeq) this.#lastSeq = undefined;
-    c.old = [...(this.#stmt.snapshotParts.all(...range(old)) as number[]), ...(this.#stmt.tombstoneParts.all(...range(old)) as number[]).map((p) => -1 - p)];
-    if (c.old.length === 0) this.#compaction = undefined;
+    c.switched = true;
+    c.doomed = this.#partsOf(old);
+  }
+
+  /** Every snapshot and tombstone part of a generation in the file. */
+  #partsOf(generation: number): StoredPart[] {
+    const parts: StoredPart[] = [];
+    for (const part of this.#stmt.snapshotParts.all(...range(generation)) as number[]) parts.push({ table: 'snapshot', part });
+    for (const part of this.#stmt.tombstoneParts.all(...range(generation)) as number[]) parts.push({ table: 'tombstones', part });
+    return parts;
   }
 
   /**
    * Empties the table and fills it from the file: the snapshot generation in use, the tombstones
    * and the clocks, then the journal's changes in order. Recorded changes not yet written are
-   * forgotten, and so is a compaction under way (the next one begins afresh).
+   * forgotten, and so is a compaction under way (the next one begins afresh). Read in one
+   * transaction: another connection's switch cannot fall between the snapshot and the journal.
    * @throws Error (SyntaxError, ...) when the stored table cannot be read; the table is then partial.
    */
   load(): void {
+    this.#readConsistently();
+  }
+
+  #read(): void {
     const { sessions, tombstones, clocks } = this.#table;
     sessions.clear();
     clocks.clear();
     tombstones.clear();
     this.#pending = [];
     this.#compaction = undefined;
-    this.#generation = (this.#stmt.generation.get() as number | undefined) ?? 0;
+    const marker = this.#stmt.marker.get() as number | undefined;
+    this.#generation = marker === undefined ? 0 : -1 - marker;
     for (const text of this.#stmt.loadSnapshot.iterate(...range(this.#generation)) as Iterable<string>) {
       for (const v of JSON.parse(text) as SessionValues[]) sessions.set(keyOf(v[0], v[1]), fromValues(v));
     }
@@ -316,8 +334,8 @@ function prepare(db: StateDb) {
     deleteTombstonePart: db.prepare('DELETE FROM session_tombstones WHERE part = ?'),
     loadTombstones: db.prepare('SELECT tombstones FROM session_tombstones WHERE part >= ? AND part < ? ORDER BY part').pluck(),
     clocks: db.prepare('SELECT device, clock FROM session_clocks'),
-    generation: db.prepare("SELECT value FROM session_meta WHERE key = 'snapshot_generation'").pluck(),
-    setGeneration: db.prepare("INSERT INTO session_meta (key, value) VALUES ('snapshot_generation', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"),
+    marker: db.prepare('SELECT part FROM session_snapshot WHERE part < 0 ORDER BY part DESC LIMIT 1').pluck(),
+    clearMarkers: db.prepare('DELETE FROM session_snapshot WHERE part < 0'),
     setClock: db.prepare('INSERT INTO session_clocks (device, clock) VALUES (?, ?) ON CONFLICT (device) DO UPDATE SET clock = excluded.clock'),
   };
 }

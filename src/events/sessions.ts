@@ -306,8 +306,9 @@ export class SessionTable {
       this.#beforeCompaction();
       this.#store.compact();
     };
+    // Outside a tick, through transaction(): a failed write must reload the table like any other.
     if (this.#inOwnTransaction) run();
-    else this.#db.transaction(run)();
+    else this.transaction(run);
   }
 
   #watchDevice(device: string, now: number, events: PtimEvent[]): void {
