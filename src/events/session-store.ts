@@ -1,3 +1,4 @@
+import type { Statement } from 'better-sqlite3';
 import type { StateDb } from '../state-db.js';
 import type { DeviceClocks } from './device-clocks.js';
 import { fromValues, keyOf, OP_CLOCK, OP_PATCH, OP_PUT, applyPatch, toValues, tombstoneValues, type JournalEntry, type SessionValues, type TombstoneValues } from './session-codec.js';
@@ -75,9 +76,8 @@ interface Compaction {
    * compaction left; after it, those of the old generation.
    */
   doomed: StoredPart[];
-  /** Sessions, then tombstones, written so far. */
+  /** Sessions, then tombstones, written so far (the next part's number follows from it). */
   written: number;
-  part: number;
   switched: boolean;
 }
 
@@ -140,8 +140,9 @@ export class SessionStore {
   }
 
   /**
-   * Writes the recorded changes as one journal row, then takes one step of a compaction under way;
-   * call it inside the transaction they belong to.
+   * Writes the recorded changes as one journal row, then takes the steps of a compaction under way
+   * (one per part's worth of entries written, at least one); call it inside the transaction they
+   * belong to.
    */
   flush(): void {
     const entries = this.#pending.length;
@@ -151,7 +152,7 @@ export class SessionStore {
       this.#journalEntries += entries;
       this.#pending = [];
     }
-    // A step per part's worth of entries written: the journal cannot outgrow the compaction.
+    // The journal cannot outgrow the compaction.
     for (let steps = Math.max(1, Math.ceil(entries / this.#partSize)); steps > 0 && this.#compaction !== undefined; steps--) this.#step(this.#compaction);
   }
 
@@ -197,7 +198,6 @@ export class SessionStore {
       clocks: [...clocks.all],
       doomed: this.#partsOf(target),
       written: 0,
-      part: target * GENERATION_PARTS,
       switched: false,
     };
   }
@@ -218,24 +218,26 @@ export class SessionStore {
     if (doomed !== undefined) {
       (doomed.table === 'snapshot' ? this.#stmt.deleteSnapshotPart : this.#stmt.deleteTombstonePart).run(doomed.part);
     } else if (c.written < c.sessions.length) {
-      const end = Math.min(c.sessions.length, c.written + this.#partSize);
-      const values: SessionValues[] = [];
-      for (let i = c.written; i < end; i++) values.push(toValues(c.sessions[i]!));
-      this.#stmt.snapshot.run(c.part++, JSON.stringify(values));
-      c.written = end;
-      // Tombstone parts are numbered from the generation's start too (another table).
-      if (end === c.sessions.length) c.part = c.generation * GENERATION_PARTS;
+      c.written = this.#writePart(this.#stmt.snapshot, c, c.sessions, c.written, toValues);
     } else if (c.written < c.sessions.length + c.tombstones.length) {
       const from = c.written - c.sessions.length;
-      const end = Math.min(c.tombstones.length, from + this.#partSize);
-      const values: TombstoneValues[] = [];
-      for (let i = from; i < end; i++) values.push(tombstoneValues(...c.tombstones[i]!));
-      this.#stmt.tombstones.run(c.part++, JSON.stringify(values));
-      c.written = c.sessions.length + end;
+      c.written = c.sessions.length + this.#writePart(this.#stmt.tombstones, c, c.tombstones, from, (t) => tombstoneValues(...t));
     } else if (!c.switched) {
       this.#switch(c);
     }
     if (c.switched && c.doomed.length === 0) this.#compaction = undefined;
+  }
+
+  /**
+   * Writes items [from, from + part size) as the target generation's part from / part size (sessions
+   * and tombstones are numbered apart, each table from the generation's first part); returns the end.
+   */
+  #writePart<T>(insert: Statement, c: Compaction, items: readonly T[], from: number, encode: (item: T) => unknown): number {
+    const end = Math.min(items.length, from + this.#partSize);
+    const values: unknown[] = [];
+    for (let i = from; i < end; i++) values.push(encode(items[i]!));
+    insert.run(c.generation * GENERATION_PARTS + from / this.#partSize, JSON.stringify(values));
+    return end;
   }
 
   /** The new generation becomes the snapshot: clocks as frozen, folded journal rows gone. */
