@@ -298,7 +298,7 @@ export class SessionTable {
    * Folds the journal into the snapshot and `session_clocks` and empties it, in one go (tests, a
    * tidy shutdown). By itself the table compacts in slices instead (see SessionStore): it begins
    * when the journal holds twice as many changes as the table has entries, and each transaction
-   * then writes one part.
+   * then writes a part (one per part's worth of changes it journalled).
    */
   compact(): void {
     const run = () => {
