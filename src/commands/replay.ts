@@ -34,7 +34,7 @@ export function registerReplayCommand(program: Command): void {
     .option('-p, --patterns <dir>', 'extra pattern folder (repeatable; overrides shipped rules by id)', repeatable, [])
     .option('-c, --config <file>', 'YAML config (jims, vpns.<name>.domain aliases, patterns, limits)')
     .option('--now <time>', 'receipt time for text lines (ISO 8601): decides the year of RFC 3164 times and stands in for lines without one; default: the file\'s modification time (packet captures use each packet\'s time)')
-    .option('--state <file>', 'with --dry-run: session state file to use and keep (a later replay with the same file continues its sessions; default: a temporary one). Delivering: the state file whose durable outbox carries the events (default: sessions.state)')
+    .option('--state <file>', 'with --dry-run: session state file to use and keep (a later replay with the same file continues its sessions; default: none, the table is kept in memory). Delivering: the state file whose durable outbox carries the events (default: sessions.state)')
     .option('--format <kind>', `how to read the captures: ${INPUT_FORMATS.join(', ')} (auto: from each file's content)`, 'auto')
     .option('--field <role=name>', `export field for a role (repeatable; roles: ${FIELD_ROLES.join(', ')}; JSON names may be dotted paths; an empty name turns the role off)`, (v: string, prev: FieldNames) => parseFieldOption(v, prev), {} as FieldNames)
     .option('--since <time>', 'apply only lines timed at or after this (ISO 8601; without an offset read in `timezone`)')

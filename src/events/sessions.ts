@@ -34,7 +34,12 @@ export interface SessionRow {
 }
 
 export interface SessionTableOptions {
-  db: StateDb;
+  /**
+   * The state file the table is kept in. Without one (`replay --dry-run` with no `--state`, whose
+   * temporary state would be deleted at the end) the table lives in memory only: nothing is
+   * journalled, and a transaction that throws cannot be undone, so the table refuses further work.
+   */
+  db: StateDb | undefined;
   config: Config;
   clock: SessionClock;
   log?: Logger;
@@ -54,7 +59,8 @@ type IgnoredReason = 'late-down-ignored' | 'stale-line' | 'duplicate' | 'time-ou
  * The table is held in memory: the sessions (a Map by device + IP), their rekey deadlines
  * (rekey-deadlines.ts), the device clocks (device-clocks.ts) and the tombstones (tombstones.ts).
  * It is made durable by session-store.ts (a journal folded into a snapshot, in the shared SQLite
- * file): a restart continues with the same sessions, deadlines and device clocks.
+ * file): a restart continues with the same sessions, deadlines and device clocks. A replay keeps
+ * its table in memory only (no `db`): what it would write is never read again.
  *
  * Transactions: every change happens in `transaction(fn)` (the tick of live intake, the rekey watch
  * and replay's read chunks): changes are buffered and written in one statement before the commit,
@@ -80,12 +86,14 @@ type IgnoredReason = 'late-down-ignored' | 'stale-line' | 'duplicate' | 'time-ou
  * times: a rekey or an orphan-disconnect with the id of the original's event).
  */
 export class SessionTable {
-  readonly #db: StateDb;
   readonly #clock: SessionClock;
   #settings: WatchSettings;
   readonly #log: Logger;
   readonly #rateLog: RateLimitedLog;
-  readonly #store: SessionStore;
+  /** Undefined without a state file (in memory only). */
+  readonly #store: SessionStore | undefined;
+  /** In memory only: a transaction threw half-way, so the table's state is not to be trusted. */
+  #broken = false;
   readonly #sessions = new Map<string, Session>();
   readonly #deadlines = new RekeyDeadlines();
   readonly #clocks = new DeviceClocks();
@@ -111,7 +119,6 @@ export class SessionTable {
    * @throws BridgeError ERR_STATE_UNREADABLE when the stored table cannot be read.
    */
   constructor(options: SessionTableOptions) {
-    this.#db = options.db;
     this.#clock = options.clock;
     this.#settings = settingsOf(options.config);
     this.#recent = new RecentLines(0);
@@ -119,19 +126,26 @@ export class SessionTable {
     this.reconfigure(options.config);
     this.#log = (options.log ?? silentLogger()).child({ module: 'events/sessions' });
     this.#rateLog = new RateLimitedLog(this.#log);
-    this.#store = new SessionStore(this.#db, { sessions: this.#sessions, tombstones: this.#tombs, clocks: this.#clocks });
-    const tx = this.#db.transaction((fn: () => unknown) => {
+    const db = options.db;
+    const body = (fn: () => unknown): unknown => {
       this.#sync();
       this.#inOwnTransaction = true;
       const result = fn();
       this.#flush();
       return result;
-    });
-    this.#runTransaction = <T>(fn: () => T): T => tx(fn) as T;
-    try {
-      this.#load();
-    } catch (cause) {
-      throw new BridgeError('ERR_STATE_UNREADABLE', `The session table in ${this.#db.name} cannot be read (${(cause as Error).message}). Move the state file aside to start with an empty table; the sessions it held end at their next DOWN or rekey.`, { file: this.#db.name, cause });
+    };
+    if (db === undefined) {
+      this.#store = undefined;
+      this.#runTransaction = <T>(fn: () => T): T => body(fn) as T;
+    } else {
+      this.#store = new SessionStore(db, { sessions: this.#sessions, tombstones: this.#tombs, clocks: this.#clocks });
+      const tx = db.transaction(body);
+      this.#runTransaction = <T>(fn: () => T): T => tx(fn) as T;
+      try {
+        this.#load();
+      } catch (cause) {
+        throw new BridgeError('ERR_STATE_UNREADABLE', `The session table in ${db.name} cannot be read (${(cause as Error).message}). Move the state file aside to start with an empty table; the sessions it held end at their next DOWN or rekey.`, { file: db.name, cause });
+      }
     }
 
     const registry = options.registry;
@@ -181,12 +195,15 @@ export class SessionTable {
    * commit with the session changes). The table's changes are written in one statement before
    * the commit. When `fn` throws, the transaction rolls back, the table reloads its state from the
    * file, and the error is rethrown. Do not nest it in another transaction.
+   * @throws Error, without a state file, once a transaction threw: there is nothing to reload from.
    */
   transaction<T>(fn: () => T): T {
+    if (this.#broken) throw new Error('SessionTable: an earlier transaction failed half-way and the table has no state file to reload from; open a new table');
     try {
       return this.#runTransaction(fn);
     } catch (error) {
-      this.#load();
+      if (this.#store === undefined) this.#broken = true;
+      else this.#load();
       throw error;
     } finally {
       this.#inOwnTransaction = false;
@@ -222,7 +239,7 @@ export class SessionTable {
     if (!untimed && this.#isDuplicate(candidate, digest, lineTime, receivedAt)) return [];
     const events: PtimEvent[] = [];
     const device = candidate.device;
-    const before = this.#store.pendingCount;
+    const before = this.#store?.pendingCount ?? 0;
     let now: number;
     let advanced = false;
     if (this.#clock === 'capture') {
@@ -260,7 +277,7 @@ export class SessionTable {
     // An orphan DOWN leaves no session but a tombstone, journalled like an end so a restart keeps it.
     else if (result.transition === 'orphan-disconnect') this.#end(key, device, candidate.ip, result.lastLineAt);
     // Every entry carries its device clock; only a clock that moved alone needs its own entry.
-    if (advanced && this.#store.pendingCount === before) this.#store.record([OP_CLOCK, now, device]);
+    if (advanced && this.#store !== undefined && this.#store.pendingCount === before) this.#store.record([OP_CLOCK, now, device]);
     return events;
   }
 
@@ -301,10 +318,11 @@ export class SessionTable {
    * then writes a part (one per part's worth of changes it journalled).
    */
   compact(): void {
+    const store = this.#store;
     const run = () => {
-      this.#store.flush();
+      store?.flush();
       this.#beforeCompaction();
-      this.#store.compact();
+      store?.compact();
     };
     // Outside a tick, through transaction(): a failed write must reload the table like any other.
     if (this.#inOwnTransaction) run();
@@ -344,22 +362,23 @@ export class SessionTable {
       this.#tombs.delete(key);
       this.#sessions.set(key, next);
       if (next.deadline !== undefined && next.deadline !== previous?.deadline) this.#deadlines.schedule(next.device, next.deadline, key);
+      const store = this.#store;
+      if (store === undefined) return;
       const clock = this.#clocks.get(next.device) ?? null;
       if (previous === undefined) {
-        this.#store.record([OP_PUT, clock, ...toValues(next)]);
+        store.record([OP_PUT, clock, ...toValues(next)]);
       } else {
-        this.#store.record(patchOf(clock, previous, next));
+        store.record(patchOf(clock, previous, next));
       }
     }
   }
 
   /** No session for the key any more; its last applied line time (if known) becomes its tombstone. */
   #end(key: string, device: string, ip: string, lastLineAt: number | undefined): void {
+    if (lastLineAt !== undefined) this.#tombs.end(key, lastLineAt);
+    if (this.#store === undefined) return;
     const entry: JournalEntry = [OP_END, this.#clocks.get(device) ?? null, device, ip];
-    if (lastLineAt !== undefined) {
-      entry.push(lastLineAt);
-      this.#tombs.end(key, lastLineAt);
-    }
+    if (lastLineAt !== undefined) entry.push(lastLineAt);
     this.#store.record(entry);
   }
 
@@ -409,25 +428,37 @@ export class SessionTable {
 
   /** Writes the recorded changes as one journal row (and a compaction step), then begins a compaction when the journal is long. */
   #flush(): void {
-    this.#store.flush();
-    if (this.#store.wantsCompaction) {
+    const store = this.#store;
+    if (store === undefined) {
+      // In memory there is no compaction to tidy the heaps before; tombstones sweep themselves.
+      this.#tidyDeadlines();
+      return;
+    }
+    store.flush();
+    if (store.wantsCompaction) {
       this.#beforeCompaction();
-      this.#store.beginCompaction();
+      store.beginCompaction();
     }
   }
 
   /** Before the table is frozen for a compaction: past-retention tombstones left out, stale heap entries dropped. */
   #beforeCompaction(): void {
     this.#tombs.sweep();
-    // Heaps keep the entries of moved deadlines until they surface; rebuild them when mostly stale.
+    this.#tidyDeadlines();
+  }
+
+  /** Heaps keep the entries of moved deadlines until they surface; rebuilt when mostly stale. */
+  #tidyDeadlines(): void {
     if (this.#deadlines.entries > 2 * this.#sessions.size + 1024) this.#deadlines.rebuild(this.#sessions);
   }
 
   /** Reloads when the journal is not where this table left it (a transaction that failed after its write). */
   #sync(): void {
-    const top = this.#store.journalTop();
-    if (top === this.#store.lastWritten) return;
-    this.#log.warn({ expected: this.#store.lastWritten, found: top }, 'Session state changed under the table (a rolled-back transaction); reloading it from the state file');
+    const store = this.#store;
+    if (store === undefined) return;
+    const top = store.journalTop();
+    if (top === store.lastWritten) return;
+    this.#log.warn({ expected: store.lastWritten, found: top }, 'Session state changed under the table (a rolled-back transaction); reloading it from the state file');
     this.#load();
   }
 
@@ -435,7 +466,7 @@ export class SessionTable {
   #load(): void {
     // Lines of a rolled-back batch will come again: they must not look like duplicates then.
     this.#recent.clear();
-    this.#store.load();
+    this.#store?.load();
     this.#tombs.rearmSweep();
     this.#deadlines.rebuild(this.#sessions);
   }

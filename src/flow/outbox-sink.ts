@@ -4,8 +4,8 @@ import type { StateDb } from '../state-db.js';
 import type { EventSink } from './event-sink.js';
 
 /**
- * The sink of a delivering replay: its session table lives in a file of its own, so the outbox
- * (in the state file `db`) cannot share the tick's transaction. What a tick queued is added to the
+ * The sink of a delivering replay: its session table is kept in memory, apart from the live one,
+ * so the outbox (in the state file `db`) cannot share the tick's transaction. What a tick queued is added to the
  * outbox in one transaction of `db` once the tick committed, then the forwarder is woken. (Live,
  * the table and the outbox share one file and the delivery itself is the sink.)
  */

@@ -27,10 +27,11 @@ export interface ReplayThroughSessionsOptions {
 
 /**
  * A capture's lines -> session table in `db` (the capture's clock; one tick per read chunk, as
- * live intake has one per turn) -> `sink`. The summary adds what the table ignored, by reason.
+ * live intake has one per turn) -> `sink`; with `db` undefined the table is kept in memory only.
+ * The summary adds what the table ignored, by reason.
  * @throws as `replayCaptures`; what the ticks before the throw committed stays in `db`.
  */
-export async function replayThroughSessions(db: StateDb, pipeline: LinePipeline, sink: EventSink, options: ReplayThroughSessionsOptions): Promise<ReplaySummary> {
+export async function replayThroughSessions(db: StateDb | undefined, pipeline: LinePipeline, sink: EventSink, options: ReplayThroughSessionsOptions): Promise<ReplaySummary> {
   const { config, registry } = options;
   // In a replay the events carry the rekey flags; a warning per session would bury the summary.
   const log = options.log.child({}, { level: 'error' });

@@ -134,3 +134,37 @@ test('copies of lines within the duplicate window never change the events', (t) 
   );
   t.pass();
 });
+
+test('a table in memory only (no state file) gives the events and table of one kept in a file', (t) => {
+  const dir = tempDir(t);
+  let n = 0;
+  fc.assert(
+    fc.property(fc.array(line, { minLength: 1, maxLength: 80 }), fc.integer({ min: 1, max: 20 }), fc.constantFrom('wall', 'capture') as fc.Arbitrary<'wall' | 'capture'>, (lines, batch, clock) => {
+      const cands = toCandidates(lines);
+      const run = (table: SessionTable) => {
+        const events = [];
+        for (let i = 0; i < cands.length; i += batch) {
+          events.push(...table.transaction(() => cands.slice(i, i + batch).flatMap((c) => table.apply(c, clock === 'wall' ? Date.parse(c.time) : 0))));
+        }
+        events.push(...table.transaction(() => table.expire(T0 + 1e9)));
+        return { events, table: table.list() };
+      };
+      const db = openStateDb(join(dir, `${n++}.db`));
+      const inFile = run(new SessionTable({ db, config, clock }));
+      db.close();
+      t.deepEqual(run(new SessionTable({ db: undefined, config, clock })), inFile);
+    }),
+    { numRuns: 150 },
+  );
+});
+
+test('a table in memory only refuses work after a transaction that threw: it has nothing to reload from', (t) => {
+  const table = new SessionTable({ db: undefined, config, clock: 'capture' });
+  const [c] = toCandidates([{ up: true, device: 'srx-a', ip: '10.0.0.1', user: 'alice', tunnel: '1', vpn: 'ra-vpn', step: 0 }]);
+  t.is(table.transaction(() => table.apply(c!, 0)).length, 1);
+  t.throws(() => table.transaction(() => {
+    table.apply({ ...c!, ip: '10.0.0.2', lineKey: 'other' }, 0);
+    throw new Error('sink failed');
+  }), { message: 'sink failed' });
+  t.throws(() => table.transaction(() => table.apply(c!, 0)), { message: /earlier transaction failed half-way/ });
+});
