@@ -17,7 +17,7 @@ export class NdjsonSink implements EventSink {
    */
   #tickStart: number | undefined;
 
-  constructor(out: Writable, options: { chunkChars?: number } = {}) {
+  constructor(out: Writable, options: { chunkBytes?: number } = {}) {
     this.#out = new NdjsonWriter(out, options);
   }
 

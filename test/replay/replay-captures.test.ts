@@ -18,7 +18,7 @@ function collect(): { sink: NdjsonSink; text: () => string } {
   const stream = new PassThrough();
   const parts: Buffer[] = [];
   stream.on('data', (b: Buffer) => parts.push(b));
-  return { sink: new NdjsonSink(stream, { chunkChars: 1000 }), text: () => Buffer.concat(parts).toString('utf8') };
+  return { sink: new NdjsonSink(stream, { chunkBytes: 1000 }), text: () => Buffer.concat(parts).toString('utf8') };
 }
 
 test('dry run: the fast path (literals in raw chunks) gives exactly what every line through the pipeline gives', async (t) => {
@@ -76,7 +76,7 @@ test('dry run: a reader that goes away stops the replay quietly', async (t) => {
   writeFileSync(file, `${[...generateLines({ lines: 30_000, seed: 4, vpnRatio: 1, users: 50 })].join('\n')}\n`);
   const stream = new PassThrough();
   stream.destroy(Object.assign(new Error('write EPIPE'), { code: 'EPIPE' }));
-  const sink = new NdjsonSink(stream, { chunkChars: 100 });
+  const sink = new NdjsonSink(stream, { chunkBytes: 100 });
   const summary = await replayCaptures({ files: [file, file], pipeline: new LinePipeline({ patterns: tinyPatterns }), sink, now: NOW });
   t.true(summary.outputClosed);
   t.true(summary.lines < 60_000);
