@@ -4,6 +4,7 @@ import { LinePipeline } from '../flow/pipeline.js';
 import { replayCaptures, type ReplaySummary } from '../replay/replay-captures.js';
 import { formatRejected, printable } from '../replay/report.js';
 import type { PatternSet } from './pattern-set.js';
+import { byKey, thousands } from '../count-text.js';
 
 /**
  * Runs captures through exactly the pipeline the bridge uses (chunk scan, envelope, match,
@@ -27,7 +28,7 @@ export async function captureCoverage(options: {
   });
 }
 
-const n = (v: number): string => v.toLocaleString('en-US');
+const n = thousands;
 
 /**
  * The coverage report: lines seen, matches for every loaded rule (zeros included: a rule that
@@ -45,11 +46,11 @@ export function formatCoverage(set: PatternSet, s: ReplaySummary): string {
     const count = s.matched[id] ?? 0;
     out.push(`  ${id.padEnd(width)}  ${n(count).padStart(9)}${count === 0 ? '  (never matched)' : ''}`);
   }
-  const skipped = Object.entries(s.skipped).sort(([a], [b]) => a.localeCompare(b));
+  const skipped = Object.entries(s.skipped).sort(byKey);
   const totalSkipped = skipped.reduce((sum, [, byRule]) => sum + Object.values(byRule).reduce((a, b) => a + b, 0), 0);
   out.push(`skipped matches (no identity event): ${n(totalSkipped)}`);
   for (const [reason, byRule] of skipped) {
-    for (const [id, count] of Object.entries(byRule).sort(([a], [b]) => a.localeCompare(b))) {
+    for (const [id, count] of Object.entries(byRule).sort(byKey)) {
       out.push(`  ${reason.padEnd(18)} ${id.padEnd(width)}  ${n(count).padStart(9)}  ${SKIP_WHY[reason] ?? ''}`.trimEnd());
     }
   }

@@ -1,6 +1,7 @@
 import type { ReplayProgress, ReplaySummary } from './replay-captures.js';
+import { byKey, thousands } from '../count-text.js';
 
-const n = (v: number): string => v.toLocaleString('en-US');
+const n = thousands;
 
 /** Lines per second of a replay, rounded (0 for an instant replay of nothing). */
 export function linesPerSecond(summary: Pick<ReplaySummary, 'lines' | 'elapsedMs'>): number {
@@ -15,7 +16,7 @@ export function formatSummary(s: ReplaySummary): string {
   const out: string[] = [];
   const mb = (s.bytes / 1e6).toFixed(1);
   out.push(`replay: ${n(s.files)} file${s.files === 1 ? '' : 's'}, ${n(s.lines)} lines (${mb} MB) in ${(s.elapsedMs / 1000).toFixed(2)} s: ${n(linesPerSecond(s))} lines/s`);
-  const inputs = Object.entries(s.inputs ?? {}).sort(([a], [b]) => a.localeCompare(b));
+  const inputs = Object.entries(s.inputs ?? {}).sort(byKey);
   // Plain syslog text needs no word; anything else says how it was read.
   if (inputs.some(([kind]) => kind !== 'syslog')) out.push(`input: ${inputs.map(([kind, c]) => `${kind} ${n(c)}`).join(', ')}`);
   if (s.packets) {
@@ -33,17 +34,17 @@ export function formatSummary(s: ReplaySummary): string {
     out.push(`records: ${n(r.read)}, without text ${n(r.noText)}, unreadable time ${n(r.badTime)}, malformed ${n(r.malformed)}`);
     for (const e of r.examples) out.push(`  | ${printable(e)}`);
   }
-  const matched = Object.entries(s.matched).sort(([a], [b]) => a.localeCompare(b));
+  const matched = Object.entries(s.matched).sort(byKey);
   const totalMatched = matched.reduce((sum, [, c]) => sum + c, 0);
   out.push(`matched: ${n(totalMatched)} line${totalMatched === 1 ? '' : 's'}`);
   const width = Math.max(0, ...matched.map(([id]) => id.length));
   for (const [id, count] of matched) out.push(`  ${id.padEnd(width)}  ${n(count)}`);
-  const skipped = Object.entries(s.skipped).sort(([a], [b]) => a.localeCompare(b));
+  const skipped = Object.entries(s.skipped).sort(byKey);
   const totalSkipped = skipped.reduce((sum, [, byRule]) => sum + Object.values(byRule).reduce((a, b) => a + b, 0), 0);
   out.push(`skipped (matched, no identity event): ${n(totalSkipped)}`);
   for (const [reason, byRule] of skipped) {
     const count = Object.values(byRule).reduce((a, b) => a + b, 0);
-    const rules = Object.entries(byRule).sort(([a], [b]) => a.localeCompare(b)).map(([id, c]) => `${id} ${n(c)}`).join(', ');
+    const rules = Object.entries(byRule).sort(byKey).map(([id, c]) => `${id} ${n(c)}`).join(', ');
     out.push(`  ${reason}  ${n(count)}  (${rules})`);
   }
   out.push(...formatRejected(s));
@@ -51,7 +52,7 @@ export function formatSummary(s: ReplaySummary): string {
   for (const text of s.nearMissExamples) out.push(`  | ${printable(text)}`);
   if (s.nearMisses > s.nearMissExamples.length && s.nearMissExamples.length > 0) out.push(`  ... and ${n(s.nearMisses - s.nearMissExamples.length)} more (run \`ptim-bridge patterns test\` on the capture)`);
   if (s.ignored) {
-    const ignored = Object.entries(s.ignored).filter(([, c]) => c > 0).sort(([a], [b]) => a.localeCompare(b));
+    const ignored = Object.entries(s.ignored).filter(([, c]) => c > 0).sort(byKey);
     const total = ignored.reduce((sum, [, c]) => sum + c, 0);
     out.push(`ignored by the session table (no event): ${n(total)}${ignored.length > 0 ? ` (${ignored.map(([r, c]) => `${r} ${n(c)}`).join(', ')})` : ''}`);
   }
@@ -69,12 +70,12 @@ export function formatSummary(s: ReplaySummary): string {
  */
 export function formatRejected(s: Pick<ReplaySummary, 'rejected' | 'rejectedExamples'>): string[] {
   const out: string[] = [];
-  const rejected = Object.entries(s.rejected).sort(([a], [b]) => a.localeCompare(b));
+  const rejected = Object.entries(s.rejected).sort(byKey);
   const total = rejected.reduce((sum, [, byRule]) => sum + Object.values(byRule).reduce((a, b) => a + b, 0), 0);
   out.push(`rejected (matched, refused: could forge a mapping): ${n(total)}`);
   for (const [reason, byRule] of rejected) {
     const count = Object.values(byRule).reduce((a, b) => a + b, 0);
-    const rules = Object.entries(byRule).sort(([a], [b]) => a.localeCompare(b)).map(([id, c]) => `${id} ${n(c)}`).join(', ');
+    const rules = Object.entries(byRule).sort(byKey).map(([id, c]) => `${id} ${n(c)}`).join(', ');
     out.push(`  ${reason}  ${n(count)}  (${rules})`);
   }
   for (const e of s.rejectedExamples) out.push(`  | ${e.reason}${e.where ? ` (${printable(e.where)})` : ''}: ${printable(e.text)}`);
