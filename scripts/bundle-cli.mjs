@@ -38,6 +38,13 @@ const result = await build({
   logLevel: 'warning',
 });
 
+// The shipped pattern files, parsed now by the code just built (dist/patterns/, from the same
+// sources as the bundle): a start then reads the parse instead of the YAML (src/patterns/preparsed.ts).
+const { preparsedTable } = await import(join(root, 'dist', 'patterns', 'preparsed.js'));
+const patternDir = join(root, 'patterns');
+const table = preparsedTable(readdirSync(patternDir).filter((f) => /\.ya?ml$/i.test(f)).sort().map((f) => readFileSync(join(patternDir, f), 'utf8')));
+writeFileSync(join(outdir, table.name), table.content);
+
 // The bundled packages' licences travel with their code: most of them carry no @license comment
 // that esbuild could keep, and none is installed beside the bundle any more. One file lists every
 // package the bundle holds code of, with its LICENSE (and NOTICE, which Apache-2.0 asks for) text.

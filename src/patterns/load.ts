@@ -6,6 +6,7 @@ import { compileRule, DefinitionTable } from './compile.js';
 import { fieldLabels, labelSet } from './field-integrity.js';
 import { patternError, parsePatternFile, type DefinitionSource, type ExampleSource, type PatternFile, type RuleSource } from './pattern-file.js';
 import { createPatternSet, type CompiledRule, type PatternSet } from './pattern-set.js';
+import { preparsed } from './preparsed.js';
 
 export interface LoadPatternsOptions {
   /** Include the shipped sets in patterns/ (default true). */
@@ -136,5 +137,5 @@ export function readPatternFile(file: string): PatternFile {
   } catch (error) {
     throw patternError(`Cannot read the pattern file: ${(error as Error).message}`, { file, cause: error });
   }
-  return parsePatternFile(text, file);
+  return preparsed(text, file) ?? parsePatternFile(text, file);
 }
