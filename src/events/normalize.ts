@@ -1,6 +1,7 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import type { Config } from '../config.js';
 import type { Envelope, PatternMatch, ReceivedMessage } from '../flow/pipeline-records.js';
+import { isoTime } from './iso-time.js';
 import { MISSING_DOMAIN, type PtimCandidate, type PtimFlag } from './ptim-event.js';
 
 /**
@@ -55,7 +56,7 @@ export function normalize(match: PatternMatch, envelope: Envelope, msg: Received
   // Keys are added in the order of DESIGN.md §3, so NDJSON output and golden files are stable.
   const candidate = { user: split.user, domain, ip: address.ip } as PtimCandidate;
   if (address.ipv6 !== undefined) candidate.ipv6 = address.ipv6;
-  candidate.time = (envelope.time ?? new Date(msg.receivedAt)).toISOString();
+  candidate.time = isoTime(envelope.time?.getTime() ?? msg.receivedAt);
   candidate.device = envelope.host ?? msg.sender;
   candidate.sender = msg.sender;
   const gateway = field(f.gateway);

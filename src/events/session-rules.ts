@@ -1,4 +1,5 @@
 import { lineDigest, toEvent, type PtimCandidate, type PtimEvent, type PtimFlag } from './ptim-event.js';
+import { isoTime } from './iso-time.js';
 
 /**
  * The session state machine as pure functions: (session | undefined, candidate, now) -> events and
@@ -303,7 +304,7 @@ function optional(c: Pick<PtimCandidate, 'ipv6' | 'vpn' | 'gateway' | 'tunnelId'
  * A candidate standing for a stored session, for the events the table makes up itself. Its lineKey
  * is `origin` (what the event is and which session it ends), so the event's id cannot repeat another's.
  */
-function candidateOf(s: Session, at: number, pattern: string, origin: string, time = new Date(at).toISOString()): PtimCandidate {
+function candidateOf(s: Session, at: number, pattern: string, origin: string, time = isoTime(at)): PtimCandidate {
   const c: PtimCandidate = {
     line: 'down',
     user: s.user,
