@@ -132,21 +132,12 @@ export interface LabelSet {
   readonly labels: readonly string[];
   /** Any of the labels (sticky-free, global: the scan keeps `lastIndex`); undefined when there are none. */
   readonly any: RegExp | undefined;
-  /**
-   * The labels, once each, when none contains another (the shipped rules' case): then occurrences
-   * of two labels never overlap, and a label is found twice by two indexOf calls exactly when the
-   * scan with `any` finds it twice, at a third of the cost. Undefined otherwise (`ID:` beside
-   * `local ID:` must be told apart by the longest-first scan).
-   */
-  readonly apart: readonly string[] | undefined;
 }
 
 export function labelSet(labels: readonly string[]): LabelSet {
-  const unique = [...new Set(labels)];
-  const longestFirst = [...unique].sort((a, b) => b.length - a.length);
+  const longestFirst = [...new Set(labels)].sort((a, b) => b.length - a.length);
   const any = longestFirst.length === 0 ? undefined : new RegExp(longestFirst.map(escapeRegExp).join('|'), 'g');
-  const contained = unique.some((l) => unique.some((o) => o !== l && o.includes(l)));
-  return { labels, any, apart: contained ? undefined : unique };
+  return { labels, any };
 }
 
 
@@ -183,16 +174,8 @@ export function checkFields(
     any.lastIndex = 0;
     if (any.test(value)) return 'ambiguous-fields';
   }
-  // Each label at most once in the whole message.
-  const apart = labels.apart;
-  if (apart !== undefined) {
-    for (const label of apart) {
-      const first = body.indexOf(label);
-      if (first >= 0 && body.indexOf(label, first + label.length) >= 0) return 'ambiguous-fields';
-    }
-    return undefined;
-  }
-  // All occurrences in one call, then a pairwise look (a message has about fifteen; a list beats a Set).
+  // Each label at most once in the whole message: all occurrences in one call, then a pairwise
+  // look (a message has about fifteen; a list beats a Set).
   const found = body.match(any);
   if (found === null) return undefined;
   for (let i = 1; i < found.length; i++) {
