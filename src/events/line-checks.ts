@@ -1,3 +1,5 @@
+import { OldestFirst } from './oldest-first.js';
+
 /**
  * The checks the session table makes on a line before its rules see it (issue 8): is its time
  * plausible, and was the same line applied a moment ago. Pure data in, data out, or a small bounded
@@ -23,6 +25,8 @@ const MIN_PRUNE = 64;
 
 interface Bucket {
   lines: Map<string, number>;
+  /** Forgets `lines` oldest first, past the cap. */
+  oldest: OldestFirst<string, number>;
   /** Prune when the bucket holds this many. */
   pruneAt: number;
 }
@@ -55,7 +59,8 @@ export class RecentLines {
   seen(bucket: string, digest: string, at: number, windowMs: number): boolean {
     let b = this.#buckets.get(bucket);
     if (b === undefined) {
-      b = { lines: new Map(), pruneAt: MIN_PRUNE };
+      const lines = new Map<string, number>();
+      b = { lines, oldest: new OldestFirst(lines), pruneAt: MIN_PRUNE };
       this.#buckets.set(bucket, b);
     }
     const lines = b.lines;
@@ -93,12 +98,8 @@ export class RecentLines {
   }
 
   #forgetOldest(): void {
-    for (const [bucket, { lines }] of this.#buckets) {
-      for (const digest of lines.keys()) {
-        lines.delete(digest);
-        this.#size--;
-        break;
-      }
+    for (const [bucket, { lines, oldest }] of this.#buckets) {
+      if (oldest.shift() !== undefined) this.#size--;
       if (lines.size === 0) this.#buckets.delete(bucket);
       return;
     }

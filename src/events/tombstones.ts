@@ -1,3 +1,5 @@
+import { OldestFirst } from './oldest-first.js';
+
 /**
  * Tombstones kept at most (~100 bytes each). Past it the oldest are forgotten first; only a flood of
  * made-up client IPs gets there (the retention bounds the rest).
@@ -12,6 +14,7 @@ export const MAX_TOMBSTONES = 500_000;
  */
 export class Tombstones {
   readonly #at = new Map<string, number>();
+  readonly #oldest = new OldestFirst(this.#at);
   readonly #nowOf: (key: string) => number;
   #sweepAt = 1024;
   retentionMs = 0;
@@ -36,12 +39,7 @@ export class Tombstones {
     // Delete first: the map's order stays the order of the last ends, oldest first.
     this.#at.delete(key);
     this.#at.set(key, at);
-    if (this.#at.size > MAX_TOMBSTONES) {
-      for (const oldest of this.#at.keys()) {
-        this.#at.delete(oldest);
-        break;
-      }
-    }
+    if (this.#at.size > MAX_TOMBSTONES) this.#oldest.shift();
   }
 
   /** A session ended: `set`, then a sweep when the map doubled since the last one (O(1) per end). */
