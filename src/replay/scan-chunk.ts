@@ -32,12 +32,14 @@ export class ChunkScanner {
   // The current line overran the limit: drop bytes until its LF.
   #skipping = false;
   readonly counts: ScanCounts = { lines: 0, hits: 0, oversized: 0 };
-  // Per literal: next known occurrence in the current chunk (-1 none left).
-  readonly #next: number[];
+  // What the chunks are searched for: short pieces of the literals (see `anchorsFor`), chosen from
+  // the first chunk's bytes; a line holding one is then checked for the literals themselves.
+  #anchors: readonly Buffer[] | undefined;
+  // Per anchor: next known occurrence in the current chunk (-1 none left).
+  #next: number[] = [];
 
   constructor(literals: readonly string[], onHit: (line: Buffer, lineNo: number) => void, options: { maxLineBytes?: number } = {}) {
     this.#literals = [...new Set(literals)].filter((l) => l !== '').map((l) => Buffer.from(l, 'utf8'));
-    this.#next = this.#literals.map(() => -1);
     this.#maxLineBytes = options.maxLineBytes ?? 64 * 1024;
     this.#onHit = onHit;
   }
@@ -76,17 +78,17 @@ export class ChunkScanner {
     // Lines are counted as the hits go (LFs up to each hit's line), then to the end: one pass.
     let lines = this.counts.lines;
     let counted = from;
-    const literals = this.#literals;
+    const anchors = (this.#anchors ??= anchorsFor(this.#literals, chunk.subarray(from, Math.min(to, from + SAMPLE_BYTES))));
     const next = this.#next;
-    for (let i = 0; i < literals.length; i++) next[i] = chunk.indexOf(literals[i]!, from);
+    for (let i = 0; i < anchors.length; i++) next[i] = chunk.indexOf(anchors[i]!, from);
     let pos = from;
     for (;;) {
-      // Earliest hit among the literals, re-searching only those left behind by the last line.
+      // Earliest hit among the anchors, re-searching only those left behind by the last line.
       let hit = -1;
-      for (let i = 0; i < literals.length; i++) {
+      for (let i = 0; i < anchors.length; i++) {
         let at = next[i]!;
         if (at >= 0 && at < pos) {
-          at = chunk.indexOf(literals[i]!, pos);
+          at = chunk.indexOf(anchors[i]!, pos);
           next[i] = at;
         }
         if (at >= 0 && at < to && (hit < 0 || at < hit)) hit = at;
@@ -97,9 +99,12 @@ export class ChunkScanner {
       const lineEnd = lf < 0 || lf >= to ? to : lf;
       pos = lineEnd + 1;
       if (lineStart < from) continue; // cannot happen: from is a line start; kept as a guard
+      const line = chunk.subarray(lineStart, lineEnd);
+      // An anchor is only a piece of a literal: the line must hold a whole one.
+      if (!this.#holdsLiteral(line)) continue;
       lines += countLf(chunk, counted, lineStart);
       counted = lineStart;
-      this.#emit(chunk.subarray(lineStart, lineEnd), lines + 1);
+      this.#emit(line, lines + 1);
     }
     this.counts.lines = lines + countLf(chunk, counted, to);
   }
@@ -140,13 +145,65 @@ export class ChunkScanner {
     const line = this.#carry.length === 1 ? this.#carry[0]! : Buffer.concat(this.#carry, this.#carryBytes);
     this.#carry = [];
     this.#carryBytes = 0;
-    for (const literal of this.#literals) {
-      if (line.indexOf(literal) >= 0) {
-        this.#emit(line, this.counts.lines);
-        return;
+    if (this.#holdsLiteral(line)) this.#emit(line, this.counts.lines);
+  }
+
+  #holdsLiteral(line: Buffer): boolean {
+    for (const literal of this.#literals) if (line.indexOf(literal) >= 0) return true;
+    return false;
+  }
+}
+
+/** Bytes of the first chunk whose byte counts choose the anchors. */
+const SAMPLE_BYTES = 256 * 1024;
+/** Anchor length: Buffer.indexOf looks for a needle under 7 bytes by its first byte (memchr), for a longer one by Boyer-Moore. */
+const ANCHOR_BYTES = 4;
+
+/**
+ * What to search the chunks for instead of the literals themselves: a few pieces of ANCHOR_BYTES
+ * such that every literal holds one, chosen so that their first bytes are rare in `sample` (a
+ * short needle's search costs about one memchr of its first byte) and shared where they can be
+ * (`VPN_` serves `VPN_UP_ALARM` and `VPN_DOWN_ALARM`). Measured on the mixed bench capture: 61 ms
+ * for 336 MB against 269 ms for the four literals, whose search stopped at every space or colon.
+ * A line that holds an anchor and no literal is passed over; a line with a literal always holds an
+ * anchor, so the lines found are the same whatever the sample.
+ */
+export function anchorsFor(literals: readonly Buffer[], sample: Buffer): Buffer[] {
+  const count = new Float64Array(256);
+  for (let i = 0; i < sample.length; i++) count[sample[i]!]!++;
+  const pieces = new Map<string, { piece: Buffer; holders: Set<number> }>();
+  literals.forEach((literal, li) => {
+    if (literal.length <= ANCHOR_BYTES) {
+      pieces.set(literal.toString('latin1'), { piece: literal, holders: new Set([li]) });
+      return;
+    }
+    for (let i = 0; i + ANCHOR_BYTES <= literal.length; i++) {
+      const piece = literal.subarray(i, i + ANCHOR_BYTES);
+      const key = piece.toString('latin1');
+      if (!pieces.has(key)) pieces.set(key, { piece, holders: new Set(literals.flatMap((l, j) => (l.indexOf(piece) >= 0 ? [j] : []))) });
+    }
+  });
+  // Greedy cover: the piece costing least per literal not covered yet, until each literal has one.
+  const uncovered = new Set(literals.map((_, i) => i));
+  const anchors: Buffer[] = [];
+  while (uncovered.size > 0) {
+    let best: { piece: Buffer; holders: Set<number> } | undefined;
+    let bestCost = Infinity;
+    for (const p of pieces.values()) {
+      let gain = 0;
+      for (const h of p.holders) if (uncovered.has(h)) gain++;
+      if (gain === 0) continue;
+      const cost = (count[p.piece[0]!]! + 1) / gain;
+      if (cost < bestCost) {
+        bestCost = cost;
+        best = p;
       }
     }
+    if (best === undefined) break; // cannot happen: each literal holds pieces of its own
+    anchors.push(best.piece);
+    for (const h of best.holders) uncovered.delete(h);
   }
+  return anchors;
 }
 
 /** Number of LF bytes in buf[from, to). */
