@@ -7,6 +7,7 @@ import { parseEnvelope } from '../ingest/envelope.js';
 import { overlayRecorded } from '../ingest/recorded.js';
 import type { ZoneResolver } from '../ingest/time-zone.js';
 import { RateLimitedLog, type Logger } from '../log.js';
+import { LiteralFinder } from './literal-anchors.js';
 import { counter } from '../ops/metrics.js';
 import type { RejectReason } from '../patterns/field-integrity.js';
 import type { Recognition } from '../patterns/pattern-set.js';
@@ -39,7 +40,7 @@ export class LinePipeline {
   readonly #vpns: Config['vpns'];
   readonly #devices: DeviceBinding | undefined;
   readonly #zones: ZoneResolver | undefined;
-  readonly #literals: readonly Buffer[];
+  readonly #literals: LiteralFinder;
   readonly #errors: Counter<'reason'> | undefined;
   readonly #log: RateLimitedLog | undefined;
 
@@ -55,7 +56,7 @@ export class LinePipeline {
     this.#vpns = options.vpns ?? {};
     this.#devices = options.devices;
     this.#zones = options.zones;
-    this.#literals = options.patterns.literals.filter((l) => l !== '').map((l) => Buffer.from(l, 'utf8'));
+    this.#literals = new LiteralFinder(options.patterns.literals.filter((l) => l !== '').map((l) => Buffer.from(l, 'utf8')));
     this.#errors = options.registry ? counter(options.registry, 'ptim_bridge_pipeline_errors_total', 'Lines the pipeline failed on (treated as noise), by reason', ['reason']) : undefined;
     this.#log = options.log ? new RateLimitedLog(options.log.child({ module: 'pipeline' })) : undefined;
   }
@@ -117,7 +118,6 @@ export class LinePipeline {
   }
 
   #hasLiteral(data: Buffer): boolean {
-    for (const literal of this.#literals) if (data.indexOf(literal) >= 0) return true;
-    return false;
+    return this.#literals.holds(data);
   }
 }

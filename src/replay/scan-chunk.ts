@@ -1,3 +1,5 @@
+import { anchorsFor } from '../flow/literal-anchors.js';
+
 /**
  * The fast path for captures (DESIGN.md §7): find the pattern literals in the raw bytes of a whole
  * read chunk with Buffer.indexOf, cut out only the lines around a hit, and count the rest by their
@@ -156,55 +158,6 @@ export class ChunkScanner {
 
 /** Bytes of the first chunk whose byte counts choose the anchors. */
 const SAMPLE_BYTES = 256 * 1024;
-/** Anchor length: Buffer.indexOf looks for a needle under 7 bytes by its first byte (memchr), for a longer one by Boyer-Moore. */
-const ANCHOR_BYTES = 4;
-
-/**
- * What to search the chunks for instead of the literals themselves: a few pieces of ANCHOR_BYTES
- * such that every literal holds one, chosen so that their first bytes are rare in `sample` (a
- * short needle's search costs about one memchr of its first byte) and shared where they can be
- * (`VPN_` serves `VPN_UP_ALARM` and `VPN_DOWN_ALARM`). Measured on the mixed bench capture: 61 ms
- * for 336 MB against 269 ms for the four literals, whose search stopped at every space or colon.
- * A line that holds an anchor and no literal is passed over; a line with a literal always holds an
- * anchor, so the lines found are the same whatever the sample.
- */
-export function anchorsFor(literals: readonly Buffer[], sample: Buffer): Buffer[] {
-  const count = new Float64Array(256);
-  for (let i = 0; i < sample.length; i++) count[sample[i]!]!++;
-  const pieces = new Map<string, { piece: Buffer; holders: Set<number> }>();
-  literals.forEach((literal, li) => {
-    if (literal.length <= ANCHOR_BYTES) {
-      pieces.set(literal.toString('latin1'), { piece: literal, holders: new Set([li]) });
-      return;
-    }
-    for (let i = 0; i + ANCHOR_BYTES <= literal.length; i++) {
-      const piece = literal.subarray(i, i + ANCHOR_BYTES);
-      const key = piece.toString('latin1');
-      if (!pieces.has(key)) pieces.set(key, { piece, holders: new Set(literals.flatMap((l, j) => (l.indexOf(piece) >= 0 ? [j] : []))) });
-    }
-  });
-  // Greedy cover: the piece costing least per literal not covered yet, until each literal has one.
-  const uncovered = new Set(literals.map((_, i) => i));
-  const anchors: Buffer[] = [];
-  while (uncovered.size > 0) {
-    let best: { piece: Buffer; holders: Set<number> } | undefined;
-    let bestCost = Infinity;
-    for (const p of pieces.values()) {
-      let gain = 0;
-      for (const h of p.holders) if (uncovered.has(h)) gain++;
-      if (gain === 0) continue;
-      const cost = (count[p.piece[0]!]! + 1) / gain;
-      if (cost < bestCost) {
-        bestCost = cost;
-        best = p;
-      }
-    }
-    if (best === undefined) break; // cannot happen: each literal holds pieces of its own
-    anchors.push(best.piece);
-    for (const h of best.holders) uncovered.delete(h);
-  }
-  return anchors;
-}
 
 /** Number of LF bytes in buf[from, to). */
 export function countLf(buf: Buffer, from: number, to: number): number {

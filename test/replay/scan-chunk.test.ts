@@ -1,6 +1,6 @@
 import test from 'ava';
 import fc from 'fast-check';
-import { anchorsFor, ChunkScanner, countLf } from '../../src/replay/scan-chunk.js';
+import { ChunkScanner, countLf } from '../../src/replay/scan-chunk.js';
 
 const LITERALS = ['VPN_UP_ALARM', 'VPN_DOWN_ALARM'];
 
@@ -119,15 +119,4 @@ test('scanner: any literals, any text: the lines found are the lines holding a l
     { numRuns: 3000 },
   );
   t.pass();
-});
-
-test('anchors: every literal holds one; literals share one where they can; rare first bytes win', (t) => {
-  const literals = ['VPN_UP_ALARM', 'VPN_DOWN_ALARM', ' is up. Local-ip:', ' is down. Local-ip:'].map((l) => Buffer.from(l));
-  // Noise full of spaces, colons and dots, as flow logs are.
-  const sample = Buffer.from('Mar 14 09:02:11 srx RT_FLOW: RT_FLOW_SESSION_CREATE: session created 10.1.2.3/51234->198.51.100.7/443 0x0 junos-https\n'.repeat(100));
-  const anchors = anchorsFor(literals, sample).map(String);
-  t.true(anchors.includes('VPN_'), anchors.join(' | '));
-  t.is(anchors.length, 2, anchors.join(' | '));
-  for (const l of literals) t.true(anchors.some((a) => l.includes(a)), `${l} holds an anchor`);
-  t.deepEqual(anchorsFor([Buffer.from('ab')], sample).map(String), ['ab'], 'a literal shorter than an anchor is its own');
 });
