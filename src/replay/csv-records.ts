@@ -1,3 +1,4 @@
+import { LiteralFinder } from '../flow/literal-anchors.js';
 import type { ZoneResolver } from '../ingest/time-zone.js';
 import { csvLayout, emptyRecordCounts, recordFields, type ExportLayout, type RecordCounts } from './export-records.js';
 import type { FieldNames } from './input-format.js';
@@ -27,7 +28,7 @@ export class CsvReader {
   readonly #file: string;
   readonly #fields: FieldNames;
   readonly #zones: ZoneResolver | undefined;
-  readonly #literals: readonly Buffer[];
+  readonly #literals: LiteralFinder;
   readonly #maxRecordBytes: number;
   readonly #maxExamples: number;
   readonly #onRecord: (r: ExportRecord) => void;
@@ -64,7 +65,7 @@ export class CsvReader {
     this.#file = options.file;
     this.#fields = options.fields;
     this.#zones = options.zones;
-    this.#literals = [...new Set(options.literals)].filter((l) => l !== '').map((l) => Buffer.from(l, 'utf8'));
+    this.#literals = new LiteralFinder([...new Set(options.literals)].filter((l) => l !== '').map((l) => Buffer.from(l, 'utf8')));
     this.#maxRecordBytes = options.maxRecordBytes;
     this.#maxExamples = options.maxExamples;
     this.#onRecord = options.onRecord;
@@ -221,7 +222,7 @@ export class CsvReader {
     let hit = false;
     for (const c of this.#rawColumns) {
       const v = values.get(c);
-      if (v !== undefined && this.#literals.some((l) => v.indexOf(l) >= 0)) hit = true;
+      if (v !== undefined && this.#literals.holds(v)) hit = true;
     }
     if (!hit) {
       if (![...this.#rawColumns].some((c) => (values.get(c)?.length ?? 0) > 0)) this.records.noText++;
