@@ -79,6 +79,7 @@ export class RecentLines {
         this.#size--;
       }
       b.pruneAt = Math.max(MIN_PRUNE, 2 * lines.size);
+      b.oldest.reset();
     }
     lines.set(digest, at);
     this.#size++;

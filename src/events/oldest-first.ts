@@ -26,4 +26,13 @@ export class OldestFirst<K, V> {
     this.#map.delete(next.value);
     return next.value;
   }
+
+  /**
+   * Forgets the kept iterator (the next `shift` starts a fresh one): an iterator keeps the table the
+   * Map had when it last moved, with its keys, alive across a resize. Call it after deleting many
+   * entries some other way (a sweep, a prune, `clear`): those are O(n) already.
+   */
+  reset(): void {
+    this.#keys = undefined;
+  }
 }

@@ -58,6 +58,7 @@ export class Tombstones {
     for (const [key, at] of this.#at) {
       if (at < this.#nowOf(key) - this.retentionMs) this.#at.delete(key);
     }
+    this.#oldest.reset();
     this.rearmSweep();
   }
 
@@ -68,6 +69,7 @@ export class Tombstones {
 
   clear(): void {
     this.#at.clear();
+    this.#oldest.reset();
   }
 
   /** (key, last line time), oldest end first. */

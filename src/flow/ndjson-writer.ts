@@ -47,9 +47,16 @@ export class NdjsonWriter {
   /** Writes queued lines when there are enough of them (or always, with `force`). */
   async flush(force = false): Promise<void> {
     if (this.#length === 0 || (!force && this.#length < this.#chunkBytes)) return;
-    // The stream keeps the bytes until they are written: they go, and the next lines get a new buffer.
-    const bytes = this.#buf.subarray(0, this.#length);
-    this.#buf = Buffer.allocUnsafe(Math.max(2 * this.#chunkBytes + 1024, this.#length));
+    // The stream keeps the bytes until they are written. A full buffer goes to it, and the next lines
+    // get a new one; a forced flush of a few lines (run --dry-run flushes every turn) goes as a copy,
+    // so the stream's queue does not hold a whole buffer for each of them.
+    let bytes: Buffer;
+    if (this.#length >= this.#chunkBytes / 2) {
+      bytes = this.#buf.subarray(0, this.#length);
+      this.#buf = Buffer.allocUnsafe(Math.max(2 * this.#chunkBytes + 1024, this.#length));
+    } else {
+      bytes = Buffer.from(this.#buf.subarray(0, this.#length));
+    }
     this.#length = 0;
     if (this.#closed) return;
     if (!this.#out.write(bytes)) await this.#drained();

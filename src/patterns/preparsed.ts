@@ -32,15 +32,21 @@ export function preparsed(text: string, file: string): PatternFile | undefined {
 export function preparsedLookup(content: string | undefined): (text: string, file: string) => PatternFile | undefined {
   let table: Table = {};
   try {
-    if (content !== undefined) table = JSON.parse(content) as Table;
+    const parsed: unknown = content === undefined ? {} : JSON.parse(content);
+    if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)) table = parsed as Table;
   } catch {
     // A damaged table: parse every file.
   }
   return (text, file) => {
     const key = digest(text);
     const json = Object.hasOwn(table, key) ? table[key] : undefined;
-    if (json === undefined) return undefined;
-    return JSON.parse(json, (key, value: unknown) => (key === 'file' && value === FILE ? file : value)) as PatternFile;
+    if (typeof json !== 'string') return undefined;
+    try {
+      const parsed: unknown = JSON.parse(json, (k, value: unknown) => (k === 'file' && value === FILE ? file : value));
+      return parsed !== null && typeof parsed === 'object' ? (parsed as PatternFile) : undefined;
+    } catch {
+      return undefined;
+    }
   };
 }
 

@@ -41,3 +41,26 @@ test('a key deleted and set again counts from its new place; an emptied map is t
   map.set('d', 4);
   t.is(oldest.shift(), 'd');
 });
+
+test('tombstones: after a sweep the kept iterator no longer holds the table the map had when full', async (t) => {
+  const v8 = await import('node:v8');
+  const vm = await import('node:vm');
+  v8.setFlagsFromString('--expose-gc');
+  const gc = vm.runInNewContext('gc') as () => void;
+  const { MAX_TOMBSTONES, Tombstones } = await import('../../src/events/tombstones.js');
+  gc();
+  const before = process.memoryUsage().heapUsed;
+  let now = 0;
+  const tombs = new Tombstones(() => now);
+  tombs.retentionMs = 1000;
+  // One past the cap: the oldest is forgotten through the iterator, which then points into the full table.
+  for (let i = 0; i <= MAX_TOMBSTONES; i++) tombs.set(`srx-branch-office-${i % 50}\u000010.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, 0);
+  now = 1e9;
+  tombs.sweep();
+  for (let i = 0; i < 100; i++) tombs.set(`x${i}`, now);
+  gc();
+  const grown = (process.memoryUsage().heapUsed - before) / 1e6;
+  t.is(tombs.size, 100);
+  // Holding the old table kept ~60 MB of keys alive.
+  t.true(grown < 25, `heap grew ${grown.toFixed(1)} MB for 100 tombstones`);
+});

@@ -27,6 +27,10 @@ test('an edited, unknown or damaged table entry is not used: the file is parsed'
   t.is(preparsedLookup('{not json')(text, 'x.yaml'), undefined);
   t.is(preparsedLookup(undefined)(text, 'x.yaml'), undefined);
   t.is(preparsedLookup('{}')('__proto__', 'x.yaml'), undefined);
+  t.is(preparsedLookup('null')(text, 'x.yaml'), undefined);
+  const key = Object.keys(JSON.parse(preparsedTable([text]).content) as object)[0]!;
+  t.is(preparsedLookup(JSON.stringify({ [key]: '{broken' }))(text, 'x.yaml'), undefined, 'a damaged entry');
+  t.is(preparsedLookup(JSON.stringify({ [key]: 7 }))(text, 'x.yaml'), undefined, 'an entry that is no parse');
 });
 
 test('the built bundle carries a table holding every shipped file as it is now (npm run build)', (t) => {
