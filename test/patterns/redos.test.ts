@@ -151,7 +151,8 @@ test('patterns lint flags the issue 8 rule as a failure, and says what it costs 
   const report = await lintPatterns(loadPatterns({ dirs: [dir] }), { timeoutMs: 120_000 });
   t.deepEqual(report.findings.map((f) => [f.kind, f.ruleId]), [['redos', 'site/greedy-user']]);
   const text = formatLintFindings(report.findings);
-  t.regex(text, /site\.yaml:3: site\/greedy-user: regex can backtrack catastrophically \(exponential/);
+  // recheck's fuzzer is random: the same rule is proved exponential in most runs, polynomial in some.
+  t.regex(text, /site\.yaml:3: site\/greedy-user: regex can backtrack catastrophically \((?:exponential|\w+ degree polynomial)/);
   t.regex(text, /\(\?:\[\\w\.@-\]\+\\s\?\)\+/, 'the part shown contains the nested quantifier');
   t.regex(text, /At run time the bridge cannot stall on it: a line that makes it backtrack is finished on V8's linear-time engine/);
 });
