@@ -70,22 +70,29 @@ export const NOISE_SAMPLE = Buffer.from([
   '<189>Mar 14 09:02:14 srx-hq mgd[3311]: UI_CMDLINE_READ_LINE: User \'admin\', command \'show security flow session summary \'',
 ].join('\n'));
 
-/** Finds whether bytes hold one of the literals: a search for the anchors, then for the literals where one occurs. */
+/**
+ * Finds whether bytes hold one of the literals: a search for the anchors, then for the literals
+ * where one occurs. The literals are given as text (the pattern set's), once each, empty ones left
+ * out; `sample` chooses the anchors (see `anchorsFor`).
+ */
 export class LiteralFinder {
   readonly #literals: readonly Buffer[];
-  readonly #anchors: readonly Buffer[];
+  /** What to search the bytes for first: every literal holds one of them. */
+  readonly anchors: readonly Buffer[];
 
-  constructor(literals: readonly Buffer[], sample: Buffer = NOISE_SAMPLE) {
-    this.#literals = literals;
-    this.#anchors = anchorsFor(literals, sample);
+  constructor(literals: readonly string[], sample: Buffer = NOISE_SAMPLE) {
+    this.#literals = [...new Set(literals)].filter((l) => l !== '').map((l) => Buffer.from(l, 'utf8'));
+    this.anchors = anchorsFor(this.#literals, sample);
   }
 
   holds(bytes: Buffer): boolean {
-    for (const anchor of this.#anchors) {
-      if (bytes.indexOf(anchor) < 0) continue;
-      for (const literal of this.#literals) if (bytes.indexOf(literal) >= 0) return true;
-      return false;
-    }
+    for (const anchor of this.anchors) if (bytes.indexOf(anchor) >= 0) return this.holdsLiteral(bytes);
+    return false;
+  }
+
+  /** Whether `bytes` (known to hold an anchor, or short) holds a whole literal. */
+  holdsLiteral(bytes: Buffer): boolean {
+    for (const literal of this.#literals) if (bytes.indexOf(literal) >= 0) return true;
     return false;
   }
 }

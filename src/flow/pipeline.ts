@@ -56,7 +56,7 @@ export class LinePipeline {
     this.#vpns = options.vpns ?? {};
     this.#devices = options.devices;
     this.#zones = options.zones;
-    this.#literals = new LiteralFinder(options.patterns.literals.filter((l) => l !== '').map((l) => Buffer.from(l, 'utf8')));
+    this.#literals = new LiteralFinder(options.patterns.literals);
     this.#errors = options.registry ? counter(options.registry, 'ptim_bridge_pipeline_errors_total', 'Lines the pipeline failed on (treated as noise), by reason', ['reason']) : undefined;
     this.#log = options.log ? new RateLimitedLog(options.log.child({ module: 'pipeline' })) : undefined;
   }
@@ -73,7 +73,7 @@ export class LinePipeline {
 
   /** One syslog message -> outcome. Pure and synchronous; never throws on any bytes. */
   process(msg: ReceivedMessage): LineOutcome {
-    if (!this.#hasLiteral(msg.data)) return { kind: 'noise' };
+    if (!this.#literals.holds(msg.data)) return { kind: 'noise' };
     return this.processPrefiltered(msg);
   }
 
@@ -117,7 +117,4 @@ export class LinePipeline {
     }
   }
 
-  #hasLiteral(data: Buffer): boolean {
-    return this.#literals.holds(data);
-  }
 }

@@ -65,7 +65,7 @@ export class CsvReader {
     this.#file = options.file;
     this.#fields = options.fields;
     this.#zones = options.zones;
-    this.#literals = new LiteralFinder([...new Set(options.literals)].filter((l) => l !== '').map((l) => Buffer.from(l, 'utf8')));
+    this.#literals = new LiteralFinder(options.literals);
     this.#maxRecordBytes = options.maxRecordBytes;
     this.#maxExamples = options.maxExamples;
     this.#onRecord = options.onRecord;

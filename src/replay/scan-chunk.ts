@@ -1,4 +1,4 @@
-import { anchorsFor } from '../flow/literal-anchors.js';
+import { LiteralFinder } from '../flow/literal-anchors.js';
 
 /**
  * The fast path for captures (DESIGN.md §7): find the pattern literals in the raw bytes of a whole
@@ -25,7 +25,7 @@ export interface ScanCounts {
  * during the call (copy it to keep it).
  */
 export class ChunkScanner {
-  readonly #literals: readonly Buffer[];
+  readonly #literals: readonly string[];
   readonly #maxLineBytes: number;
   readonly #onHit: (line: Buffer, lineNo: number) => void;
   // Bytes of the current unfinished line from earlier chunks.
@@ -34,14 +34,14 @@ export class ChunkScanner {
   // The current line overran the limit: drop bytes until its LF.
   #skipping = false;
   readonly counts: ScanCounts = { lines: 0, hits: 0, oversized: 0 };
-  // What the chunks are searched for: short pieces of the literals (see `anchorsFor`), chosen from
-  // the first chunk's bytes; a line holding one is then checked for the literals themselves.
-  #anchors: readonly Buffer[] | undefined;
+  // The chunks are searched for its anchors, chosen from the first bytes scanned; a line holding one
+  // is then checked for the literals themselves.
+  #finder: LiteralFinder | undefined;
   // Per anchor: next known occurrence in the current chunk (-1 none left).
   #next: number[] = [];
 
   constructor(literals: readonly string[], onHit: (line: Buffer, lineNo: number) => void, options: { maxLineBytes?: number } = {}) {
-    this.#literals = [...new Set(literals)].filter((l) => l !== '').map((l) => Buffer.from(l, 'utf8'));
+    this.#literals = literals;
     this.#maxLineBytes = options.maxLineBytes ?? 64 * 1024;
     this.#onHit = onHit;
   }
@@ -80,7 +80,8 @@ export class ChunkScanner {
     // Lines are counted as the hits go (LFs up to each hit's line), then to the end: one pass.
     let lines = this.counts.lines;
     let counted = from;
-    const anchors = (this.#anchors ??= anchorsFor(this.#literals, chunk.subarray(from, Math.min(to, from + SAMPLE_BYTES))));
+    const finder = this.#finderFor(chunk.subarray(from, Math.min(to, from + SAMPLE_BYTES)));
+    const anchors = finder.anchors;
     const next = this.#next;
     for (let i = 0; i < anchors.length; i++) next[i] = chunk.indexOf(anchors[i]!, from);
     let pos = from;
@@ -103,7 +104,7 @@ export class ChunkScanner {
       if (lineStart < from) continue; // cannot happen: from is a line start; kept as a guard
       const line = chunk.subarray(lineStart, lineEnd);
       // An anchor is only a piece of a literal: the line must hold a whole one.
-      if (!this.#holdsLiteral(line)) continue;
+      if (!finder.holdsLiteral(line)) continue;
       lines += countLf(chunk, counted, lineStart);
       counted = lineStart;
       this.#emit(line, lines + 1);
@@ -147,12 +148,12 @@ export class ChunkScanner {
     const line = this.#carry.length === 1 ? this.#carry[0]! : Buffer.concat(this.#carry, this.#carryBytes);
     this.#carry = [];
     this.#carryBytes = 0;
-    if (this.#holdsLiteral(line)) this.#emit(line, this.counts.lines);
+    if (this.#finderFor(line).holdsLiteral(line)) this.#emit(line, this.counts.lines);
   }
 
-  #holdsLiteral(line: Buffer): boolean {
-    for (const literal of this.#literals) if (line.indexOf(literal) >= 0) return true;
-    return false;
+  /** The finder, its anchors chosen from `sample` the first time: the first bytes the scanner sees. */
+  #finderFor(sample: Buffer): LiteralFinder {
+    return (this.#finder ??= new LiteralFinder(this.#literals, sample));
   }
 }
 
