@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
-import { createReadStream, statSync } from 'node:fs';
+import { closeSync, createReadStream, fstatSync, openSync, readSync, statSync } from 'node:fs';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Readable, pipeline } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { BridgeError } from '../errors.js';
@@ -81,14 +82,25 @@ export function compressionOf(head: Buffer): Compression | undefined {
 /**
  * Yields the decompressed bytes of a capture in chunks of about 1 MiB. `onRawBytes` reports bytes
  * read from the source (compressed bytes for compressed files), for progress.
+ *
+ * A chunk is only the caller's until it asks for the next one: an uncompressed regular file is read
+ * into one buffer over and over (fresh 1 MiB buffers cost a third of a mixed replay: page faults,
+ * and the collector tracking them), so copy what you keep. Compressed data and standard input give
+ * fresh chunks (the decompressors hold on to theirs).
  * @throws BridgeError ERR_INPUT_UNREADABLE (during iteration) when the file cannot be read, the
  *   compressed data is corrupt or truncated, or the tool for it is not installed.
  */
 export async function* readCapture(path: string, onRawBytes?: (n: number) => void): AsyncGenerator<Buffer> {
-  const raw: Readable = path === '-' ? process.stdin : createReadStream(path, { highWaterMark: CHUNK_BYTES });
+  const reuse = { allowed: false };
+  const file = path === '-' ? undefined : openRegular(path);
+  const raw: Readable | undefined = file === undefined ? (path === '-' ? process.stdin : createReadStream(path, { highWaterMark: CHUNK_BYTES })) : undefined;
   const source = async function* (): AsyncGenerator<Buffer> {
     try {
-      for await (const chunk of raw) {
+      if (file !== undefined) {
+        yield* fileChunks(file, reuse, onRawBytes);
+        return;
+      }
+      for await (const chunk of raw!) {
         onRawBytes?.((chunk as Buffer).length);
         yield chunk as Buffer;
       }
@@ -97,14 +109,50 @@ export async function* readCapture(path: string, onRawBytes?: (n: number) => voi
     }
   };
   try {
-    yield* unwrap(source(), path, 0);
+    yield* unwrap(source(), path, 0, reuse);
   } finally {
-    if (path !== '-') raw.destroy();
+    if (file !== undefined) closeSync(file);
+    else if (path !== '-') raw!.destroy();
   }
 }
 
-/** Peeks at the first chunk; decompresses when it is compressed (again, layer by layer). */
-async function* unwrap(input: AsyncGenerator<Buffer>, path: string, depth: number): AsyncGenerator<Buffer> {
+/** An open descriptor when `path` is a regular file (read synchronously), else undefined (a FIFO, a device: streamed). */
+function openRegular(path: string): number | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (cause) {
+    throw unreadable(path, cause);
+  }
+  if (fstatSync(fd).isFile()) return fd;
+  closeSync(fd);
+  return undefined;
+}
+
+/**
+ * A regular file's bytes, read synchronously: a page-cached file is read at memory speed, where a
+ * read stream hands each chunk to the thread pool and back. The first chunk is always fresh (the
+ * format detector keeps it); later ones reuse one buffer once `reuse.allowed`. Each chunk is
+ * followed by a turn of the event loop, so signals, timers and deliveries still run.
+ */
+async function* fileChunks(fd: number, reuse: { allowed: boolean }, onRawBytes?: (n: number) => void): AsyncGenerator<Buffer> {
+  let spare: Buffer | undefined;
+  for (let first = true; ; first = false) {
+    const buf = reuse.allowed && spare !== undefined ? spare : Buffer.allocUnsafeSlow(CHUNK_BYTES);
+    const n = readSync(fd, buf, 0, CHUNK_BYTES, null);
+    if (n === 0) return;
+    onRawBytes?.(n);
+    if (!first && reuse.allowed) spare = buf;
+    yield n === CHUNK_BYTES ? buf : buf.subarray(0, n);
+    await nextTurn();
+  }
+}
+
+/**
+ * Peeks at the first chunk; decompresses when it is compressed (again, layer by layer). Plain
+ * bytes straight from the file may reuse their buffer (`reuse`); what feeds a decompressor may not.
+ */
+async function* unwrap(input: AsyncGenerator<Buffer>, path: string, depth: number, reuse?: { allowed: boolean }): AsyncGenerator<Buffer> {
   let first = await input.next();
   // Compressed streams can begin with an empty chunk; magic numbers need a few bytes.
   while (!first.done && first.value.length === 0) first = await input.next();
@@ -116,6 +164,7 @@ async function* unwrap(input: AsyncGenerator<Buffer>, path: string, depth: numbe
     yield* input;
   };
   if (kind === undefined || depth >= MAX_LAYERS) {
+    if (reuse !== undefined) reuse.allowed = true;
     yield* whole();
     return;
   }

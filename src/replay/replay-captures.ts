@@ -304,9 +304,11 @@ export async function replayCaptures(options: ReplayCapturesOptions): Promise<Re
     // The format is judged on at least DETECT_BYTES (decompressors hand out small first pieces).
     let head: Buffer[] = [];
     let headBytes = 0;
+    // A chunk is ours only until the next one (read-capture.ts reuses its buffer): every reader
+    // (text, pcap, JSON lines, CSV) copies what it keeps past a push, and so does the head here.
     for await (const chunk of readCapture(file, (n) => (fileBytes += n))) {
       if (reader === undefined) {
-        head.push(chunk);
+        head.push(head.length === 0 ? chunk : Buffer.from(chunk));
         headBytes += chunk.length;
         if (headBytes < DETECT_BYTES) continue;
         const whole = head.length === 1 ? head[0]! : Buffer.concat(head);

@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { generateLines } from '../../scripts/generate-capture.js';
 import { captureInfo, compressionOf, readCapture } from '../../src/replay/read-capture.js';
 import { runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -10,7 +11,8 @@ import { tempDir } from '../helpers/tmp.js';
 async function readAll(path: string): Promise<{ data: Buffer; raw: number }> {
   const parts: Buffer[] = [];
   let raw = 0;
-  for await (const chunk of readCapture(path, (n) => (raw += n))) parts.push(chunk);
+  // A chunk is the caller's only until the next one: keep a copy.
+  for await (const chunk of readCapture(path, (n) => (raw += n))) parts.push(Buffer.from(chunk));
   return { data: Buffer.concat(parts), raw };
 }
 
@@ -94,4 +96,51 @@ test('read-capture: a compressed capture without its tool names the package to i
   const r = await runCli(['replay', '--dry-run', file], { env: { PATH: '/nonexistent' } });
   t.is(r.code, 1);
   t.regex(r.stderr, /ERR_INPUT_UNREADABLE: Cannot read capture .*capture\.log\.zst: it is zstd-compressed and the `zstd` tool is not installed \(Debian\/Ubuntu: apt-get install zstd\)/);
+});
+
+test('read-capture: a plain file is read into one buffer after the first chunks; compressed data gets fresh ones', async (t) => {
+  const dir = tempDir(t);
+  // Five 1 MiB chunks and a bit, every byte telling its offset.
+  const text = Buffer.alloc(5 * 1024 * 1024 + 1000);
+  for (let i = 0; i < text.length; i++) text[i] = i % 251;
+  const plain = join(dir, 'plain.bin');
+  writeFileSync(plain, text);
+  const memories = new Set<ArrayBufferLike>();
+  const kept: Buffer[] = [];
+  for await (const chunk of readCapture(plain)) {
+    memories.add(chunk.buffer);
+    kept.push(chunk);
+  }
+  t.is(kept.length, 6);
+  t.is(memories.size, 2, 'the first chunk fresh, the others in one reused buffer');
+  t.deepEqual((await readAll(plain)).data, text, 'copied as they come, the chunks are the file');
+  const zipped = join(dir, 'plain.bin.gz');
+  writeFileSync(zipped, gzipSync(text));
+  const parts: Buffer[] = [];
+  for await (const chunk of readCapture(zipped)) parts.push(chunk);
+  t.deepEqual(Buffer.concat(parts), text, 'decompressed chunks are never overwritten');
+});
+
+test('replay: exports larger than a read chunk give the same events from a file (reused read buffer) as from standard input', async (t) => {
+  const dir = tempDir(t);
+  const lines = [...generateLines({ lines: 12_000, seed: 7, vpnRatio: 0.4 })];
+  const csvField = (s: string) => `"${s.replaceAll('"', '""')}"`;
+  // A one-column CSV is not told from text by its content: --format says it.
+  const files: Array<[string, string, string[]]> = [
+    ['export.ndjson', lines.map((l) => JSON.stringify({ message: l })).join('\n') + '\n', []],
+    ['export.csv', `"_raw"\n${lines.map(csvField).join('\n')}\n`, ['--format', 'csv']],
+    ['capture.log', lines.join('\n') + '\n', []],
+  ];
+  for (const [name, content, format] of files) {
+    t.true(content.length > 3 * 1024 * 1024, `${name} spans more than three read chunks`);
+    const file = join(dir, name);
+    writeFileSync(file, content);
+    const args = ['replay', '--dry-run', '--no-progress', '--now', '2026-03-15T00:00:00Z', ...format];
+    const [fromFile, fromStdin] = await Promise.all([runCli([...args, file]), runCli([...args, '-'], { input: content })]);
+    t.is(fromFile.code, 0, fromFile.stderr);
+    t.is(fromStdin.code, 0, fromStdin.stderr);
+    const events = fromFile.stdout.split('\n').filter(Boolean).length;
+    t.true(events > 3_000, `${name}: ${events} events`);
+    t.is(fromFile.stdout, fromStdin.stdout, name);
+  }
 });
