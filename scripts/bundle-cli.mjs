@@ -38,9 +38,10 @@ const result = await build({
   logLevel: 'warning',
 });
 
-// The shipped pattern files, parsed now by the code just built (dist/patterns/, from the same
-// sources as the bundle): a start then reads the parse instead of the YAML (src/patterns/preparsed.ts).
-const { preparsedTable } = await import(join(root, 'dist', 'patterns', 'preparsed.js'));
+// The shipped pattern files, parsed and their regexes built now by the code just built (dist/patterns/,
+// from the same sources as the bundle): a start then reads the parse instead of the YAML and makes
+// the regexes without loading XRegExp (src/patterns/preparsed.ts).
+const { preparsedTable } = await import(join(root, 'dist', 'patterns', 'preparsed-table.js'));
 const patternDir = join(root, 'patterns');
 const table = preparsedTable(readdirSync(patternDir).filter((f) => /\.ya?ml$/i.test(f)).sort().map((f) => readFileSync(join(patternDir, f), 'utf8')));
 writeFileSync(join(outdir, table.name), table.content);

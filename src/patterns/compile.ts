@@ -1,7 +1,8 @@
-import XRegExp from 'xregexp';
+import { hash } from 'node:crypto';
 import type { LineState } from '../events/ptim-event.js';
 // First: sets the V8 flags that make a regex built after it fall back to a linear-time engine.
 import { linearTimeProblem } from './linear-regexp.js';
+import { xregexp } from './lazy-xregexp.js';
 import { patternError, type DefinitionSource } from './pattern-file.js';
 
 /** Captures every shipped rule must yield (contracts: the normalizer reads these names). */
@@ -20,18 +21,80 @@ export function referencesOf(source: string): string[] {
   return [...source.matchAll(REFERENCE)].map((m) => m[1] ?? '');
 }
 
+/** A regex as XRegExp built it, as the build's table keeps it (preparsed.ts): enough to make it again without XRegExp. */
+export interface BuiltRegex {
+  source: string;
+  flags: string;
+  /** Name of each capturing group by position (index 0 = group 1); null for unnamed groups. */
+  captureNames: Array<string | null>;
+}
+
+/** Looks up a build by its key (`DefinitionTable.buildKey`); none by default. */
+export type PrebuiltLookup = (key: string) => BuiltRegex | undefined;
+
 /**
  * Compiles sub-pattern definitions (which may reference each other) into XRegExp objects, on
  * demand and once each. Every regex is free-spacing (`x`): the one rule for everything in a pattern
- * file, so a definition pasted into a rule means the same thing there.
+ * file, so a definition pasted into a rule means the same thing there. `prebuilt` holds what the
+ * build compiled from the shipped files: a regex whose text and sub-patterns are those exact texts
+ * is taken from there instead of being built again.
  */
 export class DefinitionTable {
   readonly #sources: ReadonlyMap<string, DefinitionSource>;
   readonly #compiled = new Map<string, RegExp>();
+  readonly #prebuilt: PrebuiltLookup;
 
-  constructor(definitions: Iterable<DefinitionSource>) {
+  constructor(definitions: Iterable<DefinitionSource>, prebuilt: PrebuiltLookup = () => undefined) {
     // Later entries win: a user folder redefines a shipped {{ip}} for every rule that uses it.
     this.#sources = new Map([...definitions].map((d) => [d.name, d]));
+    this.#prebuilt = prebuilt;
+  }
+
+  /**
+   * What building `source` depends on, as a digest: its text and the name and text of every
+   * definition it reaches. Undefined when it reaches an undefined name (building says why).
+   */
+  buildKey(source: string): string | undefined {
+    const reached = new Map<string, string>();
+    const pending = referencesOf(source);
+    for (let name = pending.pop(); name !== undefined; name = pending.pop()) {
+      if (reached.has(name)) continue;
+      const def = this.#sources.get(name);
+      if (def === undefined) return undefined;
+      reached.set(name, def.source);
+      pending.push(...referencesOf(def.source));
+    }
+    const defs = [...reached].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return hash('sha256', JSON.stringify([source, defs]), 'hex');
+  }
+
+  /** The build's regex for `source` with these very definitions, if the build made it. */
+  prebuilt(source: string): BuiltRegex | undefined {
+    const key = this.buildKey(source);
+    return key === undefined ? undefined : this.#prebuilt(key);
+  }
+
+  /**
+   * Compiles every definition, so a typo in one no rule uses surfaces at load, not months later
+   * (one the build compiled, with the same text and sub-patterns, is known good).
+   * @throws PatternError as `subpatternsFor` does.
+   */
+  checkAll(): void {
+    for (const def of this.#sources.values()) {
+      const source = `{{${def.name}}}`;
+      if (this.prebuilt(source) === undefined) this.subpatternsFor(source, { file: def.file, line: def.line });
+    }
+  }
+
+  /** What the build's table keeps for each definition: its regex, keyed by `buildKey({{name}})`. */
+  builtDefinitions(): Record<string, BuiltRegex> {
+    const out: Record<string, BuiltRegex> = {};
+    for (const def of this.#sources.values()) {
+      const source = `{{${def.name}}}`;
+      const regex = this.subpatternsFor(source, { file: def.file, line: def.line })[def.name]!;
+      out[this.buildKey(source)!] = { source: regex.source, flags: regex.flags, captureNames: captureNamesOf(regex) };
+    }
+    return out;
   }
 
   has(name: string): boolean {
@@ -70,7 +133,7 @@ export class DefinitionTable {
     const subs = this.subpatternsFor(def.source, { file: def.file, line: def.line, chain: [...chain, name] });
     let regex: RegExp;
     try {
-      regex = XRegExp.build(def.source, subs, 'x');
+      regex = xregexp().build(def.source, subs, 'x');
     } catch (error) {
       throw patternError(`Sub-pattern {{${name}}} does not compile: ${(error as Error).message}`, { file: def.file, line: def.line, cause: error });
     }
@@ -106,18 +169,26 @@ export function compileRule(
   definitions: DefinitionTable,
 ): CompiledRegex {
   const where = { file: rule.file, line: rule.regexLine, ruleId: rule.ruleId };
-  const subs = definitions.subpatternsFor(rule.regex, where);
+  const source = anchored(rule.regex);
+  // The checks below run on a prebuilt regex too: the table is trusted to hold a build, not a verdict.
+  const built = definitions.prebuilt(source);
   let regex: RegExp;
-  try {
-    regex = XRegExp.build(anchored(rule.regex), subs, 'x');
-  } catch (error) {
-    throw patternError(`The regex of rule \`${rule.ruleId}\` does not compile: ${(error as Error).message}`, { ...where, cause: error });
+  let captureNames: ReadonlyArray<string | null>;
+  if (built !== undefined) {
+    regex = new RegExp(built.source, built.flags);
+    captureNames = built.captureNames;
+  } else {
+    const subs = definitions.subpatternsFor(rule.regex, where);
+    try {
+      regex = xregexp().build(source, subs, 'x');
+    } catch (error) {
+      throw patternError(`The regex of rule \`${rule.ruleId}\` does not compile: ${(error as Error).message}`, { ...where, cause: error });
+    }
+    captureNames = captureNamesOf(regex);
   }
   if (regex.global || regex.sticky) {
     throw patternError(`The regex of rule \`${rule.ruleId}\` must not use the g or y flag (matching is stateless)`, where);
   }
-  const data = (regex as RegExp & { xregexp?: { captureNames?: Array<string | null> | null } }).xregexp;
-  const captureNames = data?.captureNames ?? [];
   const missing = REQUIRED_CAPTURES[rule.state].filter((name) => !captureNames.includes(name));
   if (missing.length > 0) {
     throw patternError(
@@ -129,6 +200,7 @@ export function compileRule(
   // (linear-regexp.ts); refused here rather than found out by a stalled listener.
   const problem = linearTimeProblem(regex);
   if (problem !== undefined) {
+    const subs = definitions.subpatternsFor(rule.regex, where);
     const inSubs = Object.entries(subs).filter(([, sub]) => linearTimeProblem(sub) !== undefined).map(([name]) => `{{${name}}}`);
     throw patternError(
       `The regex of rule \`${rule.ruleId}\` cannot run on the linear-time regex engine that keeps a crafted line from stalling the bridge${inSubs.length > 0 ? ` (the cause is in ${inSubs.join(', ')})` : ''}: it uses ${problem}`,
@@ -136,4 +208,10 @@ export function compileRule(
     );
   }
   return { regex, captureNames };
+}
+
+/** The group names XRegExp kept aside when it compiled named groups to plain ones. */
+function captureNamesOf(regex: RegExp): Array<string | null> {
+  const data = (regex as RegExp & { xregexp?: { captureNames?: Array<string | null> | null } }).xregexp;
+  return data?.captureNames ?? [];
 }

@@ -1,5 +1,5 @@
-import XRegExp from 'xregexp';
 import type { DefinitionTable } from './compile.js';
+import { xregexp } from './lazy-xregexp.js';
 
 /** Where a rule's regex stopped matching a text: the tuning bench's answer to "why no match?". */
 export interface MissExplanation {
@@ -40,7 +40,7 @@ export function explainMiss(
     let regex: RegExp;
     try {
       // Anchored at the start as the rule itself is (compile.ts `anchored`).
-      regex = XRegExp.build(`^\n${prefix}`, definitions.subpatternsFor(prefix, { file: '', line: 0 }), 'x');
+      regex = xregexp().build(`^\n${prefix}`, definitions.subpatternsFor(prefix, { file: '', line: 0 }), 'x');
     } catch {
       continue;
     }

@@ -6,7 +6,7 @@ import { compileRule, DefinitionTable } from './compile.js';
 import { fieldLabels, labelSet } from './field-integrity.js';
 import { patternError, parsePatternFile, type DefinitionSource, type ExampleSource, type PatternFile, type RuleSource } from './pattern-file.js';
 import { createPatternSet, type CompiledRule, type PatternSet } from './pattern-set.js';
-import { preparsed } from './preparsed.js';
+import { prebuiltRegex, preparsed } from './preparsed.js';
 
 export interface LoadPatternsOptions {
   /** Include the shipped sets in patterns/ (default true). */
@@ -88,7 +88,7 @@ export function buildPatternSet(groups: readonly (readonly PatternFile[])[]): Pa
     }
   });
 
-  const table = new DefinitionTable(definitions);
+  const table = new DefinitionTable(definitions, prebuiltRegex);
   const rules: CompiledRule[] = [];
   const disabled: string[] = [];
   for (const rule of [...added, ...base]) {
@@ -104,8 +104,7 @@ export function buildPatternSet(groups: readonly (readonly PatternFile[])[]): Pa
       ...(rule.description === undefined ? {} : { description: rule.description }),
     });
   }
-  // A definition no rule uses is still compiled, so a typo in it surfaces at load, not months later.
-  for (const def of definitions) table.subpatternsFor(`{{${def.name}}}`, { file: def.file, line: def.line });
+  table.checkAll();
   return createPatternSet({ rules, nearMiss, examples, files, definitions: table, disabled });
 }
 

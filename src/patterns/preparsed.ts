@@ -1,63 +1,100 @@
 import { hash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { parsePatternFile, type PatternFile } from './pattern-file.js';
+import type { BuiltRegex, PrebuiltLookup } from './compile.js';
+import type { PatternFile } from './pattern-file.js';
 
 /**
- * Pattern files parsed when the bundle was built (scripts/bundle-cli.mjs writes the table beside
- * it): parsing the shipped files' YAML took ~70 ms of every start, a fifth of a replay's start-up.
- * A file is taken from the table only when its text is the text that was parsed (SHA-256), so an
- * edited or unknown file is parsed as always; entries hold no path, the file's own is put in.
- * Run from src/ or dist/<folder>/ (tests, tools) there is no table and every file is parsed.
+ * Pattern files parsed, and their regexes built, when the bundle was built (scripts/bundle-cli.mjs
+ * writes the table beside it, preparsed-table.ts makes it): parsing the shipped files' YAML took
+ * ~70 ms of every start, loading XRegExp and building their regexes ~40 ms more. A file is taken
+ * from the table only when its text is the text that was parsed (SHA-256), a regex only when its
+ * text and every sub-pattern it reaches are those that were built (compile.ts `buildKey`), so an
+ * edited or unknown file is parsed and built as always; entries hold no path, the file's own is put
+ * in. Run from src/ or dist/<folder>/ (tests, tools) there is no table and everything is built.
  */
 
 /** Where the bundle keeps the table: beside the chunk this module is bundled into. */
-const TABLE_FILE = 'shipped-patterns.json';
+export const TABLE_FILE = 'shipped-patterns.json';
 const TABLE_URL = new URL(`./${TABLE_FILE}`, import.meta.url);
 
 /** Stands for the file's path inside the table. */
-const FILE = '\u0000file';
+export const FILE = '\u0000file';
 
-/** Text digest -> the parse result as JSON (with FILE for its path). */
-type Table = Record<string, string>;
+/** The table: text digest -> the parse result as JSON (with FILE for its path); build key -> built regex. */
+export interface Table {
+  files: Record<string, string>;
+  regexes: Record<string, BuiltRegex>;
+}
 
-let shipped: ((text: string, file: string) => PatternFile | undefined) | undefined;
+let table: Table | undefined;
 
 /** The parse of `text` (the content of pattern file `file`) from the bundle's table, undefined when it holds none. */
 export function preparsed(text: string, file: string): PatternFile | undefined {
-  shipped ??= preparsedLookup(readTable());
-  return shipped(text, file);
+  table ??= tableOf(readTable());
+  return fileFrom(table, text, file);
 }
 
-/** Lookups in a table's content (`preparsedTable`); none for undefined. */
+/** The bundle's build of a regex by its build key, undefined when it holds none. */
+export const prebuiltRegex: PrebuiltLookup = (key) => {
+  table ??= tableOf(readTable());
+  return regexFrom(table, key);
+};
+
+/** Lookups of parsed files in a table's content; none for undefined or a damaged table. */
 export function preparsedLookup(content: string | undefined): (text: string, file: string) => PatternFile | undefined {
-  let table: Table = {};
+  const t = tableOf(content);
+  return (text, file) => fileFrom(t, text, file);
+}
+
+/** Lookups of built regexes in a table's content; none for undefined or a damaged table. */
+export function prebuiltLookup(content: string | undefined): PrebuiltLookup {
+  const t = tableOf(content);
+  return (key) => regexFrom(t, key);
+}
+
+function tableOf(content: string | undefined): Table {
+  const empty: Table = { files: {}, regexes: {} };
   try {
     const parsed: unknown = content === undefined ? {} : JSON.parse(content);
-    if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)) table = parsed as Table;
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return empty;
+    const { files, regexes } = parsed as Partial<Table>;
+    const isRecord = (x: unknown): x is Record<string, never> => x !== null && typeof x === 'object' && !Array.isArray(x);
+    return { files: isRecord(files) ? files : {}, regexes: isRecord(regexes) ? regexes : {} };
   } catch {
-    // A damaged table: parse every file.
+    // A damaged table: parse and build every file.
+    return empty;
   }
-  return (text, file) => {
-    const key = digest(text);
-    const json = Object.hasOwn(table, key) ? table[key] : undefined;
-    if (typeof json !== 'string') return undefined;
-    try {
-      const parsed: unknown = JSON.parse(json, (k, value: unknown) => (k === 'file' && value === FILE ? file : value));
-      return parsed !== null && typeof parsed === 'object' ? (parsed as PatternFile) : undefined;
-    } catch {
-      return undefined;
-    }
-  };
 }
 
-/** The table's file name and content for pattern file texts (the build; every text must parse). */
-export function preparsedTable(texts: readonly string[]): { name: string; content: string } {
-  const out: Table = {};
-  for (const text of texts) out[digest(text)] = JSON.stringify(parsePatternFile(text, FILE));
-  return { name: TABLE_FILE, content: `${JSON.stringify(out)}\n` };
+function fileFrom(t: Table, text: string, file: string): PatternFile | undefined {
+  const key = digest(text);
+  const json = Object.hasOwn(t.files, key) ? t.files[key] : undefined;
+  if (typeof json !== 'string') return undefined;
+  try {
+    const parsed: unknown = JSON.parse(json, (k, value: unknown) => (k === 'file' && value === FILE ? file : value));
+    return parsed !== null && typeof parsed === 'object' ? (parsed as PatternFile) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
-function digest(text: string): string {
+/** A built regex that is whole (strings where strings belong, a source V8 compiles), else undefined. */
+function regexFrom(t: Table, key: string): BuiltRegex | undefined {
+  const entry: unknown = Object.hasOwn(t.regexes, key) ? t.regexes[key] : undefined;
+  if (entry === null || typeof entry !== 'object') return undefined;
+  const { source, flags, captureNames } = entry as Partial<BuiltRegex>;
+  if (typeof source !== 'string' || typeof flags !== 'string' || !Array.isArray(captureNames)) return undefined;
+  if (!captureNames.every((n) => n === null || typeof n === 'string')) return undefined;
+  try {
+    new RegExp(source, flags);
+  } catch {
+    return undefined;
+  }
+  return { source, flags, captureNames };
+}
+
+/** SHA-256 of a file's text: its key in the table. */
+export function digest(text: string): string {
   return hash('sha256', text, 'hex');
 }
 

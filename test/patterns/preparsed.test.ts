@@ -3,7 +3,8 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parsePatternFile } from '../../src/patterns/pattern-file.js';
 import { SHIPPED_PATTERNS_DIR } from '../../src/patterns/load.js';
-import { preparsedLookup, preparsedTable } from '../../src/patterns/preparsed.js';
+import { preparsedLookup } from '../../src/patterns/preparsed.js';
+import { preparsedTable } from '../../src/patterns/preparsed-table.js';
 
 const shipped = readdirSync(SHIPPED_PATTERNS_DIR).filter((f) => f.endsWith('.yaml')).sort().map((f) => {
   const file = join(SHIPPED_PATTERNS_DIR, f);
@@ -28,9 +29,10 @@ test('an edited, unknown or damaged table entry is not used: the file is parsed'
   t.is(preparsedLookup(undefined)(text, 'x.yaml'), undefined);
   t.is(preparsedLookup('{}')('__proto__', 'x.yaml'), undefined);
   t.is(preparsedLookup('null')(text, 'x.yaml'), undefined);
-  const key = Object.keys(JSON.parse(preparsedTable([text]).content) as object)[0]!;
-  t.is(preparsedLookup(JSON.stringify({ [key]: '{broken' }))(text, 'x.yaml'), undefined, 'a damaged entry');
-  t.is(preparsedLookup(JSON.stringify({ [key]: 7 }))(text, 'x.yaml'), undefined, 'an entry that is no parse');
+  const key = Object.keys((JSON.parse(preparsedTable([text]).content) as { files: object }).files)[0]!;
+  t.is(preparsedLookup(JSON.stringify({ files: { [key]: '{broken' } }))(text, 'x.yaml'), undefined, 'a damaged entry');
+  t.is(preparsedLookup(JSON.stringify({ files: { [key]: 7 } }))(text, 'x.yaml'), undefined, 'an entry that is no parse');
+  t.is(preparsedLookup(JSON.stringify({ files: [] }))(text, 'x.yaml'), undefined, 'files that are no table');
 });
 
 test('the built bundle carries a table holding every shipped file as it is now (npm run build)', (t) => {
