@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConfigError, describeValue } from './errors.js';
 import { canonicalTimeZone } from './ingest/time-zone.js';
 import { hasUrlCredentials, redactUrl } from './redact.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * What the events endpoint accepts: `{"events": [PtimEvent, ...]}` (DESIGN.md §3 and §4).
