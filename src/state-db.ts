@@ -1,9 +1,15 @@
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { BridgeError } from './errors.js';
 
 export type StateDb = Database.Database;
+
+// Required when a state file is first opened: loading better-sqlite3 took ~10 ms of every start,
+// and a dry run without --state opens none. (Outside the bundle: it finds its addon from its package.)
+let sqlite: typeof Database | undefined;
+const loadSqlite = (): typeof Database => (sqlite ??= createRequire(import.meta.url)('better-sqlite3') as typeof Database);
 
 /**
  * Opens (creating if needed) the bridge's SQLite state file, shared by the session table and the
@@ -22,7 +28,8 @@ export function openStateDb(path: string): StateDb {
   let db: StateDb | undefined;
   try {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    db = new Database(path);
+    const Sqlite = loadSqlite();
+    db = new Sqlite(path);
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     // Checkpoint at 1 MB of WAL, not SQLite's 4 MB: a checkpoint needs free space for the pages it
@@ -81,7 +88,8 @@ export function openStateDbReadOnly(path: string): StateDb {
   }
   let db: StateDb | undefined;
   try {
-    db = new Database(path, { readonly: true, fileMustExist: true });
+    const Sqlite = loadSqlite();
+    db = new Sqlite(path, { readonly: true, fileMustExist: true });
     db.pragma('busy_timeout = 5000');
     db.prepare('SELECT count(*) FROM sqlite_master').get();
     return db;
