@@ -41,6 +41,9 @@ try {
   const capture = join(dir, 'mixed.log');
   const gen = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'scripts', 'generate-capture.ts'), '--lines', String(lines), '--seed', '1', '--out', capture], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
   if (gen.status !== 0) throw new Error('generate-capture failed');
+  // The capture just written is flushed to disk over the next half minute; the kernel's writeback
+  // would compete with whichever of the two runs first. sync waits for it.
+  spawnSync('sync', [], { stdio: 'ignore' });
   const conf = join(dir, 'syslog-ng.conf');
   writeFileSync(
     conf,

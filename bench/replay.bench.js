@@ -29,10 +29,17 @@ try {
   const vpn = join(dir, 'vpn-only.log');
   generate(['--lines', String(mixedLines), '--seed', '1', '--out', mixed]);
   generate(['--lines', String(vpnLines), '--seed', '2', '--vpn-only', '--out', vpn]);
+  settle();
   report('replay-dry-run-mixed', mixed, mixedLines, 400_000);
   report('replay-dry-run-vpn-only', vpn, vpnLines, 60_000);
 } finally {
   rmSync(dir, { recursive: true, force: true });
+}
+
+// The captures just written (450 MB) are still being flushed to disk for the next half minute:
+// the kernel's writeback then competes for the core being measured. sync waits for it first.
+function settle() {
+  spawnSync('sync', [], { stdio: 'ignore' });
 }
 
 function generate(args) {
