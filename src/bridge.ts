@@ -10,21 +10,14 @@ import { holdBack, pushPolicy, skippedCounter, splitByPolicy, type PushPolicy } 
 import type { PtimEvent } from './events/ptim-event.js';
 import { SessionTable } from './events/sessions.js';
 import type { EventSink } from './flow/event-sink.js';
-import { Intake } from './flow/intake.js';
-import { OutboxSink } from './flow/outbox-sink.js';
 import { LinePipeline } from './flow/pipeline.js';
-import { PrintingSink } from './flow/printing-sink.js';
-import { RekeyWatchTimer } from './flow/rekey-watch-timer.js';
 import { markReplayed, replayThroughSessions } from './flow/replay-through-sessions.js';
 import { Tick } from './flow/tick.js';
-import { createDeviceBinding, type DeviceBinding } from './ingest/device-binding.js';
-import { planListeners, startListeners } from './ingest/listeners.js';
+import type { DeviceBinding } from './ingest/device-binding.js';
 import { createZoneResolver } from './ingest/time-zone.js';
 import type { Logger } from './log.js';
-import { readStats } from './ops/event-stats.js';
-import { isLoopbackListen, startMetricsServer, type MetricsServer } from './ops/metrics-server.js';
-import { judgeReadiness } from './ops/readiness.js';
-import { EventTap, type TapRecord } from './ops/tap.js';
+import type { MetricsServer } from './ops/metrics-server.js';
+import type { EventTap, TapRecord } from './ops/tap.js';
 import { loadPatterns } from './patterns/load.js';
 import type { CaptureInput, ReplayProgress, ReplaySummary } from './replay/replay-captures.js';
 import { openStateDb, type StateDb } from './state-db.js';
@@ -88,6 +81,12 @@ const RELOADABLE_KEYS: ReadonlySet<string> = new Set(['patterns', 'senders', 'de
  */
 export async function startBridge(options: LiveBridgeOptions): Promise<LiveBridge> {
   const { config, log, registry } = options;
+  // The live relay's own parts (listeners with net, tls and dgram; the intake; the metrics server
+  // with http) load when it starts: a replay is composed without them and starts faster.
+  const [{ planListeners, startListeners }, { createDeviceBinding }, { Intake }, { RekeyWatchTimer }, { PrintingSink }, { EventTap }, { isLoopbackListen, startMetricsServer }, { judgeReadiness }, { readStats }] = await Promise.all([
+    import('./ingest/listeners.js'), import('./ingest/device-binding.js'), import('./flow/intake.js'), import('./flow/rekey-watch-timer.js'), import('./flow/printing-sink.js'),
+    import('./ops/tap.js'), import('./ops/metrics-server.js'), import('./ops/readiness.js'), import('./ops/event-stats.js'),
+  ]);
   // Everything that can be refused without I/O is refused before a state file or JIMS is touched.
   planListeners(config);
   // Delivery (got, TLS agents) loads only when used: a dry run starts faster without it.
@@ -248,7 +247,7 @@ export interface DeliveredReplaySummary extends ReplaySummary {
  */
 export async function runReplay(options: ReplayRunOptions): Promise<DeliveredReplaySummary> {
   const { config, log, registry } = options;
-  const { checkJimsSettings, startDelivery } = await import('./delivery/delivery.js');
+  const [{ checkJimsSettings, startDelivery }, { OutboxSink }] = await Promise.all([import('./delivery/delivery.js'), import('./flow/outbox-sink.js')]);
   checkJimsSettings(config.jims);
   const pipeline = makePipeline(options);
   // The outbox of `sessions.state` (--state laid over it) carries the events.
@@ -272,7 +271,9 @@ export async function runReplay(options: ReplayRunOptions): Promise<DeliveredRep
   }
 }
 
-export interface DryRunReplayOptions extends BridgeDeps {
+/** A dry run keeps no metrics registry unless given one: nothing would read it. */
+export interface DryRunReplayOptions extends Omit<BridgeDeps, 'registry'> {
+  registry?: Registry;
   files: readonly string[];
   /** Format, export fields, --since/--until, --final-state. */
   input?: CaptureInput;
@@ -316,11 +317,11 @@ export async function runDryRunReplay(options: DryRunReplayOptions): Promise<Dry
 }
 
 /** The pipeline; live listeners pass the device binding, replay trusts the capture's host names. */
-function makePipeline(deps: BridgeDeps, devices?: DeviceBinding): LinePipeline {
+function makePipeline(deps: Omit<BridgeDeps, 'registry'> & { registry?: Registry | undefined }, devices?: DeviceBinding): LinePipeline {
   const { config } = deps;
   const patterns = loadPatterns({ shipped: config.patterns.shipped, dirs: config.patterns.dirs });
   const zones = createZoneResolver(config.timezone, config.devices);
-  return new LinePipeline({ patterns, vpns: config.vpns, zones, registry: deps.registry, log: deps.log, ...(devices === undefined ? {} : { devices }) });
+  return new LinePipeline({ patterns, vpns: config.vpns, zones, log: deps.log, ...(deps.registry === undefined ? {} : { registry: deps.registry }), ...(devices === undefined ? {} : { devices }) });
 }
 
 interface OpenState {

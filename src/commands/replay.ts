@@ -132,7 +132,7 @@ Examples:
         return;
       }
       const summary = await runDryRunReplay({
-        config, log: createLogger({ destination: 'stderr', level: config.log.level }), registry: createRegistry(),
+        config, log: createLogger({ destination: 'stderr', level: config.log.level }),
         files, input, now, state: effective.stateFile, sink: new NdjsonSink(process.stdout), onProgress: progress?.update,
       });
       progress?.done();

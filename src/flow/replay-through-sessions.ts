@@ -12,7 +12,8 @@ import { selectEvents } from './tick.js';
 export interface ReplayThroughSessionsOptions {
   config: Config;
   log: Logger;
-  registry: Registry;
+  /** Where the table's metrics go; none in a dry run (nothing reads them). */
+  registry?: Registry | undefined;
   files: readonly string[];
   /** Format, export fields, --since/--until, --final-state. */
   input?: CaptureInput;
@@ -35,7 +36,7 @@ export async function replayThroughSessions(db: StateDb | undefined, pipeline: L
   const { config, registry } = options;
   // In a replay the events carry the rekey flags; a warning per session would bury the summary.
   const log = options.log.child({}, { level: 'error' });
-  const sessions = new SessionTable({ db, config, clock: 'capture', log, registry });
+  const sessions = new SessionTable({ db, config, clock: 'capture', log, ...(registry === undefined ? {} : { registry }) });
   const summary = await replayCaptures({
     ...options.input,
     files: options.files,

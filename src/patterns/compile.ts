@@ -2,7 +2,7 @@ import { hash } from 'node:crypto';
 import type { LineState } from '../events/ptim-event.js';
 // First: sets the V8 flags that make a regex built after it fall back to a linear-time engine.
 import { linearTimeProblem } from './linear-regexp.js';
-import { xregexp } from './lazy-xregexp.js';
+import { xregexp } from '../lazy-deps.js';
 import { patternError, type DefinitionSource } from './pattern-file.js';
 
 /** Captures every shipped rule must yield (contracts: the normalizer reads these names). */

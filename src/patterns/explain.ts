@@ -1,5 +1,5 @@
 import type { DefinitionTable } from './compile.js';
-import { xregexp } from './lazy-xregexp.js';
+import { xregexp } from '../lazy-deps.js';
 
 /** Where a rule's regex stopped matching a text: the tuning bench's answer to "why no match?". */
 export interface MissExplanation {
