@@ -25,10 +25,11 @@ export function openStateDb(path: string): StateDb {
   if (path !== ':memory:' && existsSync(path) && statSync(path).isFile() && statSync(path).size === 0 && !existsSync(`${path}-wal`)) {
     throw new BridgeError('ERR_STATE_UNREADABLE', `State file ${path} is empty (0 bytes): it was truncated or never written (a full disk, an interrupted copy). ${wayOut(path)}`, { file: path });
   }
+  // Outside the try: a missing better-sqlite3 is a broken install, not a state file to move aside.
+  const Sqlite = loadSqlite();
   let db: StateDb | undefined;
   try {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    const Sqlite = loadSqlite();
     db = new Sqlite(path);
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
@@ -86,9 +87,9 @@ export function openStateDbReadOnly(path: string): StateDb {
   if (!existsSync(path)) {
     throw new BridgeError('ERR_STATE_UNREADABLE', `No state file at ${path}. Pass --state with the file the bridge or replay writes (sessions.state in the config).`, { file: path });
   }
+  const Sqlite = loadSqlite();
   let db: StateDb | undefined;
   try {
-    const Sqlite = loadSqlite();
     db = new Sqlite(path, { readonly: true, fileMustExist: true });
     db.pragma('busy_timeout = 5000');
     db.prepare('SELECT count(*) FROM sqlite_master').get();

@@ -141,8 +141,13 @@ test('the bundled CLI needs only its native and worker dependencies: every --hel
     for (const m of listed.matchAll(/^ {2}(\S+)/gm)) if (m[1] !== 'help') pending.push([...command, m[1]!]);
   }
   for (const expected of ['run', 'replay', 'patterns test', 'dlq purge', 'health']) t.true(seen.includes(expected), `${expected} --help was run`);
+  // A dry-run replay without --state opens no state file, so it needs neither.
+  const capture = join(bare, 'fixtures', 'demo', 'srx-vpn.log');
+  const dry = await exec(process.execPath, [bin, 'replay', '--dry-run', capture], installed!.cwd);
+  t.is(dry.code, 0, dry.stderr);
+  t.regex(dry.stdout, /"state":"connect"/);
   // And the copy really lacks them: a command that opens a state file needs better-sqlite3.
-  const real = await exec(process.execPath, [bin, 'replay', '--dry-run', join(bare, 'fixtures', 'demo', 'srx-vpn.log')], installed!.cwd);
+  const real = await exec(process.execPath, [bin, 'replay', '--dry-run', '--state', join(work, 'bare-state.db'), capture], installed!.cwd);
   t.is(real.code, 1);
   t.regex(real.stderr, /Cannot find (package|module) 'better-sqlite3'/);
 });
