@@ -9,7 +9,16 @@ export type StateDb = Database.Database;
 // Required when a state file is first opened: loading better-sqlite3 took ~10 ms of every start,
 // and a dry run without --state opens none. (Outside the bundle: it finds its addon from its package.)
 let sqlite: typeof Database | undefined;
-const loadSqlite = (): typeof Database => (sqlite ??= createRequire(import.meta.url)('better-sqlite3') as typeof Database);
+
+/** @throws BridgeError ERR_STATE_UNREADABLE when better-sqlite3 is missing or its addon does not load (a broken install). */
+function loadSqlite(): typeof Database {
+  try {
+    sqlite ??= createRequire(import.meta.url)('better-sqlite3') as typeof Database;
+  } catch (cause) {
+    throw new BridgeError('ERR_STATE_UNREADABLE', `Cannot open state files: better-sqlite3, the SQLite module, does not load (${(cause as Error).message.split('\n')[0]}). Reinstall ptim-bridge with its dependencies (npm ci in a checkout, npm install for the package).`, { cause });
+  }
+  return sqlite;
+}
 
 /**
  * Opens (creating if needed) the bridge's SQLite state file, shared by the session table and the
@@ -25,7 +34,7 @@ export function openStateDb(path: string): StateDb {
   if (path !== ':memory:' && existsSync(path) && statSync(path).isFile() && statSync(path).size === 0 && !existsSync(`${path}-wal`)) {
     throw new BridgeError('ERR_STATE_UNREADABLE', `State file ${path} is empty (0 bytes): it was truncated or never written (a full disk, an interrupted copy). ${wayOut(path)}`, { file: path });
   }
-  // Outside the try: a missing better-sqlite3 is a broken install, not a state file to move aside.
+  // Outside the try: a missing better-sqlite3 is a broken install, not a damaged state file.
   const Sqlite = loadSqlite();
   let db: StateDb | undefined;
   try {

@@ -90,7 +90,8 @@ export class FrameDecoder {
 
   /**
    * Decodes one read. Returns a fault when the connection must be closed; after a fault the
-   * decoder ignores further input.
+   * decoder ignores further input. `chunk` is not kept past the call; a frame handed to `sink` may
+   * be a view into it, as long-lived as the chunk's memory.
    */
   push(chunk: Buffer, sink: FrameSink): FrameFault | undefined {
     let pos = 0;
@@ -230,7 +231,9 @@ export class FrameDecoder {
 
   #hold(piece: Buffer): void {
     if (piece.length === 0) return;
-    this.#pending.push(piece);
+    // Copied: the caller may reuse the chunk's memory after push returns (a replay's read buffer),
+    // and a live socket's chunk is not kept alive for a few bytes of it.
+    this.#pending.push(Buffer.from(piece));
     this.#pendingBytes += piece.length;
   }
 

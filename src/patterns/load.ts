@@ -2,7 +2,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PatternError } from '../errors.js';
-import { compileRule, DefinitionTable } from './compile.js';
+import { compileRule, DefinitionTable, type PrebuiltLookup } from './compile.js';
 import { fieldLabels, labelSet } from './field-integrity.js';
 import { patternError, parsePatternFile, type DefinitionSource, type ExampleSource, type PatternFile, type RuleSource } from './pattern-file.js';
 import { createPatternSet, type CompiledRule, type PatternSet } from './pattern-set.js';
@@ -43,10 +43,11 @@ export function loadPatterns(options: LoadPatternsOptions = {}): PatternSet {
 
 /**
  * Compiles already parsed files, grouped by folder (first group = lowest precedence). Exposed for
- * tests and for tools that hold pattern text in memory.
+ * tests and for tools that hold pattern text in memory. `prebuilt`: where regexes built before
+ * are found (default: the bundle's table of the shipped files; none outside the bundle).
  * @throws PatternError as loadPatterns does.
  */
-export function buildPatternSet(groups: readonly (readonly PatternFile[])[]): PatternSet {
+export function buildPatternSet(groups: readonly (readonly PatternFile[])[], prebuilt: PrebuiltLookup = prebuiltRegex): PatternSet {
   const definitions: DefinitionSource[] = [];
   /** Shipped (first group) order, then new rules of later groups. */
   const base: RuleSource[] = [];
@@ -88,7 +89,7 @@ export function buildPatternSet(groups: readonly (readonly PatternFile[])[]): Pa
     }
   });
 
-  const table = new DefinitionTable(definitions, prebuiltRegex);
+  const table = new DefinitionTable(definitions, prebuilt);
   const rules: CompiledRule[] = [];
   const disabled: string[] = [];
   for (const rule of [...added, ...base]) {

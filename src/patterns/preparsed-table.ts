@@ -13,7 +13,8 @@ export function preparsedTable(texts: readonly string[]): { name: string; conten
   const files = texts.map((text) => parsePatternFile(text, FILE));
   const table: Table = { files: {}, regexes: {} };
   texts.forEach((text, i) => (table.files[digest(text)] = JSON.stringify(files[i])));
-  const set = buildPatternSet([files]);
+  // Built here, not taken from a table (an earlier build's, when this runs from the bundle).
+  const set = buildPatternSet([files], () => undefined);
   // The definitions as buildPatternSet sees them for one folder (later entries win).
   const definitions = new DefinitionTable(files.flatMap((f) => f.definitions));
   Object.assign(table.regexes, definitions.builtDefinitions());

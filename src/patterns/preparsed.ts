@@ -78,15 +78,21 @@ function fileFrom(t: Table, text: string, file: string): PatternFile | undefined
   }
 }
 
-/** A built regex that is whole (strings where strings belong, a source V8 compiles), else undefined. */
+/**
+ * A built regex that is whole, else undefined (the rule is then built as without a table): strings
+ * where strings belong, stateless flags, a source V8 compiles, and a name (or null) for each of
+ * its groups, so that no capture can be read under another's name.
+ */
 function regexFrom(t: Table, key: string): BuiltRegex | undefined {
   const entry: unknown = Object.hasOwn(t.regexes, key) ? t.regexes[key] : undefined;
   if (entry === null || typeof entry !== 'object') return undefined;
   const { source, flags, captureNames } = entry as Partial<BuiltRegex>;
   if (typeof source !== 'string' || typeof flags !== 'string' || !Array.isArray(captureNames)) return undefined;
-  if (!captureNames.every((n) => n === null || typeof n === 'string')) return undefined;
+  if (!/^[dimsuv]*$/.test(flags) || !captureNames.every((n) => n === null || typeof n === 'string')) return undefined;
   try {
-    new RegExp(source, flags);
+    // An empty alternative matches '' at once: the result has one slot per group.
+    const groups = new RegExp(`${source}|`, flags).exec('')!.length - 1;
+    if (groups !== captureNames.length) return undefined;
   } catch {
     return undefined;
   }

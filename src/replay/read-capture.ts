@@ -92,59 +92,82 @@ export function compressionOf(head: Buffer): Compression | undefined {
  */
 export async function* readCapture(path: string, onRawBytes?: (n: number) => void): AsyncGenerator<Buffer> {
   const reuse = { allowed: false };
-  const file = path === '-' ? undefined : openRegular(path);
-  const raw: Readable | undefined = file === undefined ? (path === '-' ? process.stdin : createReadStream(path, { highWaterMark: CHUNK_BYTES })) : undefined;
+  // A FIFO or a device is streamed: opening one to look at it would block until a writer came,
+  // and closing it again would end the writer (SIGPIPE).
+  const raw: Readable | undefined = path === '-' ? process.stdin : isRegularFile(path) ? undefined : createReadStream(path, { highWaterMark: CHUNK_BYTES });
   const source = async function* (): AsyncGenerator<Buffer> {
     try {
-      if (file !== undefined) {
-        yield* fileChunks(file, reuse, onRawBytes);
+      if (raw === undefined) {
+        yield* fileChunks(path, reuse, onRawBytes);
         return;
       }
-      for await (const chunk of raw!) {
+      for await (const chunk of raw) {
         onRawBytes?.((chunk as Buffer).length);
         yield chunk as Buffer;
       }
     } catch (cause) {
-      throw unreadable(path, cause);
+      throw cause instanceof BridgeError ? cause : unreadable(path, cause);
     }
   };
   try {
     yield* unwrap(source(), path, 0, reuse);
   } finally {
-    if (file !== undefined) closeSync(file);
-    else if (path !== '-') raw!.destroy();
+    if (raw !== undefined && path !== '-') raw.destroy();
   }
 }
 
-/** An open descriptor when `path` is a regular file (read synchronously), else undefined (a FIFO, a device: streamed). */
-function openRegular(path: string): number | undefined {
-  let fd: number;
+function isRegularFile(path: string): boolean {
   try {
-    fd = openSync(path, 'r');
+    return statSync(path).isFile();
   } catch (cause) {
     throw unreadable(path, cause);
   }
-  if (fstatSync(fd).isFile()) return fd;
-  closeSync(fd);
-  return undefined;
 }
 
 /**
  * A regular file's bytes, read synchronously: a page-cached file is read at memory speed, where a
  * read stream hands each chunk to the thread pool and back. The first chunk is always fresh (the
  * format detector keeps it); later ones reuse one buffer once `reuse.allowed`. Each chunk is
- * followed by a turn of the event loop, so signals, timers and deliveries still run.
+ * followed by a turn of the event loop, so signals, timers and deliveries still run. The
+ * descriptor is this generator's own: closed when it ends, however it ends (a decompressor that
+ * stops asking may still have a read pending, which must not meet a closed, reused descriptor).
  */
-async function* fileChunks(fd: number, reuse: { allowed: boolean }, onRawBytes?: (n: number) => void): AsyncGenerator<Buffer> {
-  let spare: Buffer | undefined;
-  for (let first = true; ; first = false) {
-    const buf = reuse.allowed && spare !== undefined ? spare : Buffer.allocUnsafeSlow(CHUNK_BYTES);
-    const n = readSync(fd, buf, 0, CHUNK_BYTES, null);
-    if (n === 0) return;
-    onRawBytes?.(n);
-    if (!first && reuse.allowed) spare = buf;
-    yield n === CHUNK_BYTES ? buf : buf.subarray(0, n);
-    await nextTurn();
+async function* fileChunks(path: string, reuse: { allowed: boolean }, onRawBytes?: (n: number) => void): AsyncGenerator<Buffer> {
+  const fd = openSync(path, 'r');
+  let regular: boolean;
+  try {
+    regular = fstatSync(fd).isFile();
+  } catch (error) {
+    closeSync(fd);
+    throw error;
+  }
+  if (!regular) {
+    // Swapped for something else since it was looked at: read as a stream, which owns the
+    // descriptor from here (it closes it once any read in flight is done).
+    const stream = createReadStream('', { fd, highWaterMark: CHUNK_BYTES });
+    try {
+      for await (const chunk of stream) {
+        onRawBytes?.((chunk as Buffer).length);
+        yield chunk as Buffer;
+      }
+    } finally {
+      stream.destroy();
+    }
+    return;
+  }
+  try {
+    let spare: Buffer | undefined;
+    for (let first = true; ; first = false) {
+      const buf = reuse.allowed && spare !== undefined ? spare : Buffer.allocUnsafeSlow(CHUNK_BYTES);
+      const n = readSync(fd, buf, 0, CHUNK_BYTES, null);
+      if (n === 0) return;
+      onRawBytes?.(n);
+      if (!first && reuse.allowed) spare = buf;
+      yield n === CHUNK_BYTES ? buf : buf.subarray(0, n);
+      await nextTurn();
+    }
+  } finally {
+    closeSync(fd);
   }
 }
 

@@ -2,8 +2,9 @@ import test from 'ava';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parsePatternFile } from '../../src/patterns/pattern-file.js';
-import { SHIPPED_PATTERNS_DIR } from '../../src/patterns/load.js';
-import { preparsedLookup } from '../../src/patterns/preparsed.js';
+import { buildPatternSet, SHIPPED_PATTERNS_DIR } from '../../src/patterns/load.js';
+import { prebuiltLookup, preparsedLookup } from '../../src/patterns/preparsed.js';
+import type { BuiltRegex, PrebuiltLookup } from '../../src/patterns/compile.js';
 import { preparsedTable } from '../../src/patterns/preparsed-table.js';
 
 const shipped = readdirSync(SHIPPED_PATTERNS_DIR).filter((f) => f.endsWith('.yaml')).sort().map((f) => {
@@ -43,4 +44,69 @@ test('the built bundle carries a table holding every shipped file as it is now (
   }
   const lookup = preparsedLookup(readFileSync(table, 'utf8'));
   for (const { file, text } of shipped) t.truthy(lookup(text, file), `${file} is not in the bundle's table: rebuild`);
+});
+
+/** The shipped files parsed, their table's regex lookup, and a lookup that counts its hits. */
+function shippedWithTable(): { files: ReturnType<typeof parsePatternFile>[]; lookup: PrebuiltLookup; hits: () => number } {
+  const files = shipped.map(({ file, text }) => parsePatternFile(text, file));
+  const table = prebuiltLookup(preparsedTable(shipped.map((s) => s.text)).content);
+  let hits = 0;
+  return {
+    files,
+    lookup: (key) => {
+      const built = table(key);
+      if (built !== undefined) hits++;
+      return built;
+    },
+    hits: () => hits,
+  };
+}
+
+const asBuilt = (r: { regex: RegExp; captureNames: readonly (string | null)[] }) => ({ source: r.regex.source, flags: r.regex.flags, captureNames: [...r.captureNames] });
+
+test('prebuilt regexes: every shipped rule comes from the table, as XRegExp builds it, and no definition is built again', (t) => {
+  const { files, lookup, hits } = shippedWithTable();
+  const fromTable = buildPatternSet([files], lookup);
+  const built = buildPatternSet([files], () => undefined);
+  t.deepEqual(fromTable.rules.map(asBuilt), built.rules.map(asBuilt));
+  // One hit per rule, one per definition (checkAll): nothing was built.
+  const definitions = new Set(files.flatMap((f) => f.definitions.map((d) => d.name)));
+  t.is(hits(), fromTable.rules.length + definitions.size);
+  for (const line of ['<30>Mar 14 09:02:11 srx-hq iked[4242]: IKE_VPN_UP_ALARM_USER: VPN ra-vpn from 198.51.100.23 is up. Local-ip: 203.0.113.1, gateway name: ra-gw, vpn name: ra-vpn, tunnel-id: 500011, local tunnel-if: st0.1, remote tunnel-ip: Not-Available, Local IKE-ID: vpn.example.com, Remote IKE-ID: @ra.auth, AAA username: alice, VR id: root, Traffic-selector: ts1, Traffic-selector local ID: ipv4(0,0-65535,0.0.0.0-255.255.255.255) , Traffic-selector remote ID: ipv4(0,0-65535,10.20.0.5-10.20.0.5) , SA Type: dynamic']) {
+    t.deepEqual(fromTable.match(line), built.match(line));
+    t.is(fromTable.match(line)?.fields.aaaUser, 'alice');
+  }
+});
+
+test('prebuilt regexes: a user folder that redefines a sub-pattern gets its rules built again, with the new text', (t) => {
+  const { files, lookup } = shippedWithTable();
+  // A narrower {{ip}}: IPv4 only. Every rule that reaches it must change.
+  const user = parsePatternFile('set: local\ndefinitions:\n  ip: |\n    (?:\\d{1,3}(?:\\.\\d{1,3}){3})\n', '/etc/ptim-bridge/patterns/local.yaml');
+  const redefined = buildPatternSet([files, [user]], lookup);
+  const expected = buildPatternSet([files, [user]], () => undefined);
+  t.deepEqual(redefined.rules.map(asBuilt), expected.rules.map(asBuilt));
+  const shippedRules = buildPatternSet([files], () => undefined).rules.map(asBuilt);
+  t.notDeepEqual(redefined.rules.map(asBuilt), shippedRules, 'the rules changed with {{ip}}');
+});
+
+test('prebuilt regexes: a damaged entry is not used (the rule is built), and a broken definition no rule uses still fails the load', (t) => {
+  const { files } = shippedWithTable();
+  const content = JSON.parse(preparsedTable(shipped.map((s) => s.text)).content) as { regexes: Record<string, BuiltRegex> };
+  const keys = Object.keys(content.regexes);
+  const damage: Array<(b: BuiltRegex) => unknown> = [
+    (b) => ({ ...b, flags: 'g' }),
+    (b) => ({ ...b, captureNames: [...b.captureNames, 'extra'] }),
+    (b) => ({ ...b, source: '(' }),
+    (b) => ({ ...b, captureNames: [7] }),
+    () => null,
+  ];
+  const built = buildPatternSet([files], () => undefined).rules.map(asBuilt);
+  for (const [i, spoil] of damage.entries()) {
+    const spoilt = { regexes: Object.fromEntries(keys.map((k) => [k, spoil(content.regexes[k]!)])) };
+    const lookup = prebuiltLookup(JSON.stringify(spoilt));
+    t.is(keys.filter((k) => lookup(k) !== undefined).length, 0, `damage ${i}: no entry is taken`);
+    t.deepEqual(buildPatternSet([files], lookup).rules.map(asBuilt), built, `damage ${i}: the rules are built as without a table`);
+  }
+  const broken = parsePatternFile('set: local\ndefinitions:\n  unused: |\n    (?<x>a\n', '/etc/ptim-bridge/patterns/broken.yaml');
+  t.throws(() => buildPatternSet([files, [broken]], shippedWithTable().lookup), { code: 'ERR_PATTERN_INVALID' as never, message: /unused/ });
 });

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -143,4 +143,19 @@ test('replay: exports larger than a read chunk give the same events from a file 
     t.true(events > 3_000, `${name}: ${events} events`);
     t.is(fromFile.stdout, fromStdin.stdout, name);
   }
+});
+
+test('read-capture: a FIFO is streamed to its end (replay <(zcat capture.gz)), its writer never cut off', async (t) => {
+  const dir = tempDir(t);
+  const fifo = join(dir, 'capture.fifo');
+  t.is(spawnSync('mkfifo', [fifo]).status, 0);
+  const text = Buffer.from('line one\nline two\n'.repeat(200_000));
+  const source = join(dir, 'capture.log');
+  writeFileSync(source, text);
+  const writer = spawn('sh', ['-c', 'cat "$0" > "$1"', source, fifo], { stdio: 'ignore' });
+  const exited = new Promise<number | null>((resolve) => writer.once('close', (code) => resolve(code)));
+  const got = await readAll(fifo);
+  t.is(await exited, 0, 'the writer was not cut off (SIGPIPE)');
+  t.is(got.data.length, text.length);
+  t.deepEqual(got.data, text);
 });
