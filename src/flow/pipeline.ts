@@ -40,7 +40,7 @@ export class LinePipeline {
   readonly #vpns: Config['vpns'];
   readonly #devices: DeviceBinding | undefined;
   readonly #zones: ZoneResolver | undefined;
-  readonly #literals: LiteralFinder;
+  readonly #finder: LiteralFinder;
   readonly #errors: Counter<'reason'> | undefined;
   readonly #log: RateLimitedLog | undefined;
 
@@ -56,7 +56,7 @@ export class LinePipeline {
     this.#vpns = options.vpns ?? {};
     this.#devices = options.devices;
     this.#zones = options.zones;
-    this.#literals = new LiteralFinder(options.patterns.literals);
+    this.#finder = new LiteralFinder(options.patterns.literals);
     this.#errors = options.registry ? counter(options.registry, 'ptim_bridge_pipeline_errors_total', 'Lines the pipeline failed on (treated as noise), by reason', ['reason']) : undefined;
     this.#log = options.log ? new RateLimitedLog(options.log.child({ module: 'pipeline' })) : undefined;
   }
@@ -73,7 +73,7 @@ export class LinePipeline {
 
   /** One syslog message -> outcome. Pure and synchronous; never throws on any bytes. */
   process(msg: ReceivedMessage): LineOutcome {
-    if (!this.#literals.holds(msg.data)) return { kind: 'noise' };
+    if (!this.#finder.holds(msg.data)) return { kind: 'noise' };
     return this.processPrefiltered(msg);
   }
 
@@ -116,5 +116,4 @@ export class LinePipeline {
       return { kind: 'noise' };
     }
   }
-
 }

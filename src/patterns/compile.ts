@@ -29,8 +29,8 @@ export interface BuiltRegex {
   captureNames: Array<string | null>;
 }
 
-/** Looks up a build by its key (`DefinitionTable.buildKey`); none by default. */
-export type PrebuiltLookup = (key: string) => BuiltRegex | undefined;
+/** Looks up a build by its key (`DefinitionTable.buildKey`), made into a regex; none by default. */
+export type PrebuiltLookup = (key: string) => CompiledRegex | undefined;
 
 /**
  * Compiles sub-pattern definitions (which may reference each other) into XRegExp objects, on
@@ -69,7 +69,7 @@ export class DefinitionTable {
   }
 
   /** The build's regex for `source` with these very definitions, if the build made it. */
-  prebuilt(source: string): BuiltRegex | undefined {
+  prebuilt(source: string): CompiledRegex | undefined {
     const key = this.buildKey(source);
     return key === undefined ? undefined : this.#prebuilt(key);
   }
@@ -171,20 +171,15 @@ export function compileRule(
   const where = { file: rule.file, line: rule.regexLine, ruleId: rule.ruleId };
   const source = anchored(rule.regex);
   // The checks below run on a prebuilt regex too: the table is trusted to hold a build, not a verdict.
-  const built = definitions.prebuilt(source);
-  let regex: RegExp;
-  let captureNames: ReadonlyArray<string | null>;
-  if (built !== undefined) {
-    regex = new RegExp(built.source, built.flags);
-    captureNames = built.captureNames;
-  } else {
+  const { regex, captureNames } = definitions.prebuilt(source) ?? build();
+  function build(): CompiledRegex {
     const subs = definitions.subpatternsFor(rule.regex, where);
     try {
-      regex = xregexp().build(source, subs, 'x');
+      const built = xregexp().build(source, subs, 'x');
+      return { regex: built, captureNames: captureNamesOf(built) };
     } catch (error) {
       throw patternError(`The regex of rule \`${rule.ruleId}\` does not compile: ${(error as Error).message}`, { ...where, cause: error });
     }
-    captureNames = captureNamesOf(regex);
   }
   if (regex.global || regex.sticky) {
     throw patternError(`The regex of rule \`${rule.ruleId}\` must not use the g or y flag (matching is stateless)`, where);

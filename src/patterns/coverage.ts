@@ -4,7 +4,7 @@ import { LinePipeline } from '../flow/pipeline.js';
 import { replayCaptures, type ReplaySummary } from '../replay/replay-captures.js';
 import { formatRejected, printable } from '../replay/report.js';
 import type { PatternSet } from './pattern-set.js';
-import { byKey, thousands } from '../count-text.js';
+import { byKey, thousands as n } from '../count-text.js';
 
 /**
  * Runs captures through exactly the pipeline the bridge uses (chunk scan, envelope, match,
@@ -27,8 +27,6 @@ export async function captureCoverage(options: {
     ...(options.maxLineBytes === undefined ? {} : { maxLineBytes: options.maxLineBytes }),
   });
 }
-
-const n = thousands;
 
 /**
  * The coverage report: lines seen, matches for every loaded rule (zeros included: a rule that

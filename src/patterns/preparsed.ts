@@ -1,6 +1,6 @@
 import { hash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { BuiltRegex, PrebuiltLookup } from './compile.js';
+import type { BuiltRegex, CompiledRegex, PrebuiltLookup } from './compile.js';
 import type { PatternFile } from './pattern-file.js';
 
 /**
@@ -79,24 +79,40 @@ function fileFrom(t: Table, text: string, file: string): PatternFile | undefined
 }
 
 /**
- * A built regex that is whole, else undefined (the rule is then built as without a table): strings
- * where strings belong, stateless flags, a source V8 compiles, and a name (or null) for each of
- * its groups, so that no capture can be read under another's name.
+ * A built regex that is whole, made into a regex, else undefined (the rule is then built as without a
+ * table): strings where strings belong, stateless flags, a source V8 compiles, and a name (or null)
+ * for each of its groups, so that no capture can be read under another's name.
  */
-function regexFrom(t: Table, key: string): BuiltRegex | undefined {
+function regexFrom(t: Table, key: string): CompiledRegex | undefined {
   const entry: unknown = Object.hasOwn(t.regexes, key) ? t.regexes[key] : undefined;
   if (entry === null || typeof entry !== 'object') return undefined;
   const { source, flags, captureNames } = entry as Partial<BuiltRegex>;
   if (typeof source !== 'string' || typeof flags !== 'string' || !Array.isArray(captureNames)) return undefined;
-  if (!/^[dimsuv]*$/.test(flags) || !captureNames.every((n) => n === null || typeof n === 'string')) return undefined;
+  if (!/^[dimsu]*$/.test(flags) || !captureNames.every((n) => n === null || typeof n === 'string')) return undefined;
+  if (capturingGroups(source) !== captureNames.length) return undefined;
   try {
-    // An empty alternative matches '' at once: the result has one slot per group.
-    const groups = new RegExp(`${source}|`, flags).exec('')!.length - 1;
-    if (groups !== captureNames.length) return undefined;
+    return { regex: new RegExp(source, flags), captureNames };
   } catch {
     return undefined;
   }
-  return { source, flags, captureNames };
+}
+
+/**
+ * Capturing groups in a regex source (no `v` flag): each `(` that is not escaped, not in a class and
+ * not `(?` (a named group `(?<name>` counts). Read off the text: running the regex to count them
+ * compiled every shipped rule at start, 3 ms.
+ */
+function capturingGroups(source: string): number {
+  let groups = 0;
+  let inClass = false;
+  for (let i = 0; i < source.length; i++) {
+    const c = source[i];
+    if (c === '\\') i++;
+    else if (inClass) inClass = c !== ']';
+    else if (c === '[') inClass = true;
+    else if (c === '(' && (source[i + 1] !== '?' || (source[i + 2] === '<' && source[i + 3] !== '=' && source[i + 3] !== '!'))) groups++;
+  }
+  return groups;
 }
 
 /** SHA-256 of a file's text: its key in the table. */

@@ -28,7 +28,7 @@ export class CsvReader {
   readonly #file: string;
   readonly #fields: FieldNames;
   readonly #zones: ZoneResolver | undefined;
-  readonly #literals: LiteralFinder;
+  readonly #finder: LiteralFinder;
   readonly #maxRecordBytes: number;
   readonly #maxExamples: number;
   readonly #onRecord: (r: ExportRecord) => void;
@@ -65,7 +65,7 @@ export class CsvReader {
     this.#file = options.file;
     this.#fields = options.fields;
     this.#zones = options.zones;
-    this.#literals = new LiteralFinder(options.literals);
+    this.#finder = new LiteralFinder(options.literals);
     this.#maxRecordBytes = options.maxRecordBytes;
     this.#maxExamples = options.maxExamples;
     this.#onRecord = options.onRecord;
@@ -222,7 +222,7 @@ export class CsvReader {
     let hit = false;
     for (const c of this.#rawColumns) {
       const v = values.get(c);
-      if (v !== undefined && this.#literals.holds(v)) hit = true;
+      if (v !== undefined && this.#finder.holds(v)) hit = true;
     }
     if (!hit) {
       if (![...this.#rawColumns].some((c) => (values.get(c)?.length ?? 0) > 0)) this.records.noText++;

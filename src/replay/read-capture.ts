@@ -126,8 +126,8 @@ function isRegularFile(path: string): boolean {
 
 /**
  * A regular file's bytes, read synchronously: a page-cached file is read at memory speed, where a
- * read stream hands each chunk to the thread pool and back. The first chunk is always fresh (the
- * format detector keeps it); later ones reuse one buffer once `reuse.allowed`. Each chunk is
+ * read stream hands each chunk to the thread pool and back. Chunks read before `reuse.allowed` (the
+ * first, which `unwrap` and the format detector look at) are fresh; later ones share one buffer. Each chunk is
  * followed by a turn of the event loop, so signals, timers and deliveries still run. The
  * descriptor is this generator's own: closed when it ends, however it ends (a decompressor that
  * stops asking may still have a read pending, which must not meet a closed, reused descriptor).
@@ -157,12 +157,13 @@ async function* fileChunks(path: string, reuse: { allowed: boolean }, onRawBytes
   }
   try {
     let spare: Buffer | undefined;
-    for (let first = true; ; first = false) {
-      const buf = reuse.allowed && spare !== undefined ? spare : Buffer.allocUnsafeSlow(CHUNK_BYTES);
+    for (;;) {
+      const buf = spare ?? Buffer.allocUnsafeSlow(CHUNK_BYTES);
       const n = readSync(fd, buf, 0, CHUNK_BYTES, null);
       if (n === 0) return;
       onRawBytes?.(n);
-      if (!first && reuse.allowed) spare = buf;
+      // Not before `unwrap` has seen the first chunk: that one is always fresh.
+      if (reuse.allowed) spare = buf;
       yield n === CHUNK_BYTES ? buf : buf.subarray(0, n);
       await nextTurn();
     }

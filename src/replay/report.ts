@@ -1,7 +1,5 @@
 import type { ReplayProgress, ReplaySummary } from './replay-captures.js';
-import { byKey, thousands } from '../count-text.js';
-
-const n = thousands;
+import { byKey, thousands as n } from '../count-text.js';
 
 /** Lines per second of a replay, rounded (0 for an instant replay of nothing). */
 export function linesPerSecond(summary: Pick<ReplaySummary, 'lines' | 'elapsedMs'>): number {

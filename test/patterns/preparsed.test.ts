@@ -110,3 +110,17 @@ test('prebuilt regexes: a damaged entry is not used (the rule is built), and a b
   const broken = parsePatternFile('set: local\ndefinitions:\n  unused: |\n    (?<x>a\n', '/etc/ptim-bridge/patterns/broken.yaml');
   t.throws(() => buildPatternSet([files, [broken]], shippedWithTable().lookup), { code: 'ERR_PATTERN_INVALID' as never, message: /unused/ });
 });
+
+test('prebuilt regexes: an entry is taken only when it names each of its groups (escaped and class parentheses, lookarounds and (?: are none)', (t) => {
+  const entry = (source: string, captureNames: Array<string | null>) => prebuiltLookup(JSON.stringify({ regexes: { k: { source, flags: '', captureNames } } }))('k');
+  const source = String.raw`^(a)\((?:b)[(x)](?=c)(?!d)(?<=e)(?<!f)(?<g>h)\\(i)$`;
+  // Groups: (a), (?<g>h) and (i) after an escaped backslash; not \(, [(x)], (?:, the lookarounds.
+  t.is(new RegExp(`${source}|`).exec('')!.length - 1, 3);
+  const taken = entry(source, ['a', 'g', 'i']);
+  t.truthy(taken);
+  t.deepEqual(taken?.captureNames, ['a', 'g', 'i']);
+  t.true(taken?.regex instanceof RegExp && taken.regex.source === source);
+  t.is(entry(source, ['a', 'g']), undefined, 'one name short');
+  t.is(entry(source, ['a', 'g', 'i', null]), undefined, 'one name too many');
+  t.is(entry('(a', ['a']), undefined, 'a source V8 refuses');
+});
