@@ -2,15 +2,15 @@ import test from 'ava';
 import fc from 'fast-check';
 import { checkFields, labelSet } from '../../src/patterns/field-integrity.js';
 
-// The label checks scan a message from colon to colon (field-integrity.ts). This holds them to the
-// plain definition they replaced: a left-to-right scan for any label, longest first, finds each
+// The label checks find every label in one scan and look for a repeat by the labels' bits
+// (field-integrity.ts). This holds them to the plain definition: a left-to-right scan for any label, longest first, finds each
 // label at most once in the message, and no field value contains a label.
 const LABELS = ['Local IKE-ID:', 'Remote IKE-ID:', 'AAA username:', 'VR id:', 'Traffic-selector:', 'Traffic-selector local ID:', 'Traffic-selector remote ID:', 'tunnel-id:', 'ID:', 'id:', 'SA Type:'];
 const set = labelSet(LABELS);
 const READ = new Set<string>(['user']);
 
-function reference(body: string, fields: Record<string, string>): 'ambiguous-fields' | undefined {
-  const source = [...LABELS].sort((a, b) => b.length - a.length).map((l) => l.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&')).join('|');
+function reference(body: string, fields: Record<string, string>, labels: readonly string[] = LABELS): 'ambiguous-fields' | undefined {
+  const source = [...labels].sort((a, b) => b.length - a.length).map((l) => l.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&')).join('|');
   const any = new RegExp(source);
   for (const value of Object.values(fields)) if (any.test(value)) return 'ambiguous-fields';
   const seen = new Set<string>();
@@ -34,6 +34,27 @@ test('the colon scan finds exactly what a left-to-right scan for the labels find
     { numRuns: 20_000 },
   );
   t.pass();
+});
+
+// Two labels of the same length and first letter: the repeat is found by comparing occurrences
+// (labelSet keeps no bits), and must agree with the reference just the same.
+const TWINS = [...LABELS, 'Axx username:', 'Sx Type:'];
+const twins = labelSet(TWINS);
+
+test('labels that share a length and first letter are told apart as well', (t) => {
+  t.is(twins.bits, undefined);
+  t.not(set.bits, undefined);
+  const twinText = fc.array(fc.oneof(fc.constantFrom(...TWINS, ', ', 'x'), fc.string({ maxLength: 2 })), { maxLength: 10 }).map((p) => p.join(''));
+  fc.assert(
+    fc.property(twinText, text, (body, value) => {
+      const fields = { user: value };
+      const message = `${body}${value}`;
+      return checkFields(message, fields, twins, READ, false) === reference(message, fields, TWINS);
+    }),
+    { numRuns: 10_000 },
+  );
+  t.is(checkFields('AAA username: a, Axx username: b', {}, twins, READ, false), undefined);
+  t.is(checkFields('AAA username: a, Axx username: b, AAA username: c', {}, twins, READ, false), 'ambiguous-fields');
 });
 
 test('a label twice, a label inside a value, and the longest label at a colon', (t) => {
