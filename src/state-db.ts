@@ -1,23 +1,18 @@
 import type Database from 'better-sqlite3';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { BridgeError } from './errors.js';
+import { betterSqlite3 } from './lazy-deps.js';
 
 export type StateDb = Database.Database;
 
-// Required when a state file is first opened: loading better-sqlite3 took ~10 ms of every start,
-// and a dry run without --state opens none. (Outside the bundle: it finds its addon from its package.)
-let sqlite: typeof Database | undefined;
-
-/** @throws BridgeError ERR_STATE_UNREADABLE when better-sqlite3 is missing or its addon does not load (a broken install). */
+/** better-sqlite3, loaded on first use (lazy-deps.ts). @throws BridgeError ERR_STATE_UNREADABLE when it is missing or its addon does not load (a broken install). */
 function loadSqlite(): typeof Database {
   try {
-    sqlite ??= createRequire(import.meta.url)('better-sqlite3') as typeof Database;
+    return betterSqlite3();
   } catch (cause) {
     throw new BridgeError('ERR_STATE_UNREADABLE', `Cannot open state files: better-sqlite3, the SQLite module, does not load (${(cause as Error).message.split('\n')[0]}). Reinstall ptim-bridge with its dependencies (npm ci in a checkout, npm install for the package).`, { cause });
   }
-  return sqlite;
 }
 
 /**

@@ -101,10 +101,7 @@ export async function* readCapture(path: string, onRawBytes?: (n: number) => voi
         yield* fileChunks(path, reuse, onRawBytes);
         return;
       }
-      for await (const chunk of raw) {
-        onRawBytes?.((chunk as Buffer).length);
-        yield chunk as Buffer;
-      }
+      yield* streamChunks(raw, onRawBytes);
     } catch (cause) {
       throw cause instanceof BridgeError ? cause : unreadable(path, cause);
     }
@@ -113,6 +110,14 @@ export async function* readCapture(path: string, onRawBytes?: (n: number) => voi
     yield* unwrap(source(), path, 0, reuse);
   } finally {
     if (raw !== undefined && path !== '-') raw.destroy();
+  }
+}
+
+/** A stream's chunks (fresh buffers), each reported to `onRawBytes`. */
+async function* streamChunks(stream: Readable, onRawBytes?: (n: number) => void): AsyncGenerator<Buffer> {
+  for await (const chunk of stream) {
+    onRawBytes?.((chunk as Buffer).length);
+    yield chunk as Buffer;
   }
 }
 
@@ -146,10 +151,7 @@ async function* fileChunks(path: string, reuse: { allowed: boolean }, onRawBytes
     // descriptor from here (it closes it once any read in flight is done).
     const stream = createReadStream('', { fd, highWaterMark: CHUNK_BYTES });
     try {
-      for await (const chunk of stream) {
-        onRawBytes?.((chunk as Buffer).length);
-        yield chunk as Buffer;
-      }
+      yield* streamChunks(stream, onRawBytes);
     } finally {
       stream.destroy();
     }
