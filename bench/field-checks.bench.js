@@ -26,7 +26,7 @@ const checked = envelopes.map((e) => {
   const r = patterns.recognise(e);
   if (r.kind !== 'match') throw new Error(`bench line not recognised: ${r.kind}`);
   const rule = patterns.rules.find((x) => x.id === r.match.ruleId);
-  return { body: alarmMessage(e).body, fields: r.match.fields, labels: rule.labels };
+  return { body: alarmMessage(e).body, fields: r.match.fields, labels: rule.labels, sealed: rule.sealed };
 });
 
 /** Best of ROUNDS, in microseconds per line (the best round is the one least disturbed). */
@@ -47,14 +47,19 @@ const recogniseUs = best(() => {
   for (const e of envelopes) if (patterns.recognise(e).kind === 'match') n++;
   return n;
 });
-const checksUs = best(() => {
+// As recognise runs them (the shipped rules are sealed: no whole-message label scan), and as they
+// run for a rule that is not sealed (a user's rule with a variable part outside its captures).
+const checksFor = (sealed) => () => {
   let n = 0;
   for (const c of checked) {
     const controls = hasControlCharacters(c.body);
-    if (checkFields(c.body, c.fields, c.labels, READ_CAPTURES, controls) === undefined) n++;
+    if (checkFields(c.body, c.fields, c.labels, READ_CAPTURES, controls, sealed && c.sealed) === undefined) n++;
   }
   return n;
-});
+};
+if (!checked[0].sealed) throw new Error('the shipped vpn-up rule is not sealed (sealed-rule.ts)');
+const checksUs = best(checksFor(true));
+const scanChecksUs = best(checksFor(false));
 
 let baseUs;
 if (process.env.BENCH_BASE) {
@@ -75,6 +80,7 @@ if (process.env.BENCH_BASE) {
 
 process.stdout.write(`recognise-vpn-line: ${recogniseUs.toFixed(2)} us/line\n`);
 process.stdout.write(`field-integrity-checks: ${checksUs.toFixed(2)} us/line\n`);
+process.stdout.write(`field-integrity-checks-unsealed-rule: ${scanChecksUs.toFixed(2)} us/line\n`);
 if (baseUs !== undefined) {
   process.stdout.write(`base-match-vpn-line: ${baseUs.toFixed(2)} us/line\n`);
   process.stdout.write(`structural-parse-extra: ${(recogniseUs - baseUs).toFixed(2)} us/line\n`);

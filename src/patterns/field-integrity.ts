@@ -181,7 +181,9 @@ export function hasControlCharacters(body: string): boolean {
  * Checks one matched line (already free of line breaks: `breaksLines`). `fields` are the rule's captures (absent = did not take part), `read`
  * the captures the bridge uses (the normalizer's); garbage in a field nobody reads is tolerated
  * (kmd writes binary junk into Local IKE-ID), garbage anywhere else is not. `controls` is
- * `hasControlCharacters(body)` when the caller knows it.
+ * `hasControlCharacters(body)` when the caller knows it. `sealed` is the rule's `isSealed`
+ * (sealed-rule.ts): then a label can only be out of place inside a captured value, and the
+ * whole-message scan for repeats is skipped.
  * Returns the reason to reject the line, or undefined when it is sound.
  */
 export function checkFields(
@@ -190,6 +192,7 @@ export function checkFields(
   labels: LabelSet,
   read: ReadonlySet<string>,
   controls = hasControlCharacters(body),
+  sealed = false,
 ): RejectReason | undefined {
   if (controls && hasBadControl(body, fields, read)) return 'control-characters';
   const any = labels.any;
@@ -201,6 +204,7 @@ export function checkFields(
     any.lastIndex = 0;
     if (any.test(value)) return 'ambiguous-fields';
   }
+  if (sealed) return undefined;
   // Each label at most once in the whole message: all occurrences in one call, then a look for a
   // repeat (by the labels' bits, or pairwise when two labels share a key; a message has about fifteen).
   const found = body.match(any);

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { PatternError } from '../errors.js';
 import { compileRule, DefinitionTable, type PrebuiltLookup } from './compile.js';
 import { fieldLabels, labelSet } from './field-integrity.js';
+import { isSealed } from './sealed-rule.js';
 import { patternError, parsePatternFile, type DefinitionSource, type ExampleSource, type PatternFile, type RuleSource } from './pattern-file.js';
 import { createPatternSet, type CompiledRule, type PatternSet } from './pattern-set.js';
 import { prebuiltRegex, preparsed } from './preparsed.js';
@@ -98,8 +99,9 @@ export function buildPatternSet(groups: readonly (readonly PatternFile[])[], pre
       continue;
     }
     const { regex, captureNames } = compileRule(rule, table);
+    const labels = labelSet(fieldLabels(rule.regex));
     rules.push({
-      id: rule.ruleId, state: rule.state, tags: rule.tags, daemons: rule.daemons, labels: labelSet(fieldLabels(rule.regex)),
+      id: rule.ruleId, state: rule.state, tags: rule.tags, daemons: rule.daemons, labels, sealed: isSealed(rule.regex, labels.labels),
       prefilter: rule.prefilter, regex, captureNames, file: rule.file, line: rule.line,
       source: rule.regex, regexLine: rule.regexLine,
       ...(rule.description === undefined ? {} : { description: rule.description }),

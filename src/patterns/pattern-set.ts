@@ -16,6 +16,8 @@ export interface CompiledRule {
   daemons: readonly string[];
   /** Field labels of the rule (`AAA username:`...), from its regex (field-integrity.ts). */
   labels: LabelSet;
+  /** Whether the rule's shape makes the whole-message label scan needless (sealed-rule.ts). */
+  sealed: boolean;
   /** A literal every line this rule matches contains; the regex runs only when it occurs. */
   prefilter: string;
   regex: RegExp;
@@ -145,7 +147,7 @@ class CompiledPatternSet implements PatternSet {
         // Absent and empty are the same to consumers: "Traffic-selector: ," has no name.
         if (name && value !== undefined && value !== '') fields[name] = value;
       }
-      const reason = checkFields(body, fields, rule.labels, READ_CAPTURES, controls);
+      const reason = checkFields(body, fields, rule.labels, READ_CAPTURES, controls, rule.sealed);
       if (reason !== undefined) return { kind: 'rejected', ruleId: rule.id, reason };
       return { kind: 'match', match: { ruleId: rule.id, state: rule.state, fields } };
     }

@@ -73,7 +73,7 @@ test('generated template lines match their rule and give back every field', (t) 
       }[l.position];
       const m = set.match(full);
       const expected: Record<string, string | undefined> = {
-        vpn: l.vpn, gateway: l.gateway, peer: l.peer, localIp: l.localIp, tunnelId: l.tunnelId, tunnelType: l.tunnelType,
+        vpn: l.vpn, leadVpn: l.vpn, remoteTunnelIp: l.remoteTunnelIp, gateway: l.gateway, peer: l.peer, localIp: l.localIp, tunnelId: l.tunnelId, tunnelType: l.tunnelType,
         tunnelIf: l.tunnelIf, localIkeId: l.localIkeId, remoteIkeId: l.remoteIkeId, aaaUser: l.aaaUser, vr: l.vr,
         tsName: l.tsName === '' ? undefined : l.tsName, tsLocal, tsRemote, saType: l.saType, serviceOffload: l.serviceOffload,
         reason: l.state === 'down' ? l.reason : undefined,
