@@ -11,7 +11,7 @@ import { escapeRegExp } from '../regexp-escape.js';
 export type RejectReason =
   /** A field label appears twice, or inside another field's value: the fields cannot be told apart. */
   | 'ambiguous-fields'
-  /** CR, LF, NUL, another control character or an invisible format character (bidi override, zero-width) inside the message (outside fields the bridge ignores). */
+  /** CR, LF, NUL, another control character, an invisible format character (bidi override, zero-width) or a space other than U+0020 inside the message (outside fields the bridge ignores). */
   | 'control-characters'
   /** The alarm's tag came from a daemon that does not write it (`logger -t sshd IKE_VPN_...`). */
   | 'foreign-daemon'
@@ -23,7 +23,7 @@ export const REJECT_REASONS: readonly RejectReason[] = ['ambiguous-fields', 'con
 /** One sentence per refusal reason, for people (patterns match, README). */
 export const REJECT_WHY: Readonly<Record<RejectReason, string>> = {
   'ambiguous-fields': 'a field label appears twice or inside a field, so a client-chosen value could supply later fields',
-  'control-characters': 'CR, LF, NUL or another control character inside a field the bridge reads',
+  'control-characters': 'CR, LF, NUL, another control or invisible character, or a space other than U+0020, inside a field the bridge reads',
   'foreign-daemon': 'the tag came from a daemon that does not write it',
   'device-not-bound': 'the line names a device its sender is not bound to (config devices:)',
 };
@@ -101,10 +101,11 @@ function literalRuns(source: string): string[] {
   return runs;
 }
 
-// C0 controls, DEL, C1 controls, the Unicode line and paragraph separators, and the invisible
-// format characters (zero-width, bidi embeddings and overrides) that make a user name read as
-// another one in a log or a policy table.
-const CONTROL = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]/;
+// C0 controls, DEL, C1 controls, the Unicode line and paragraph separators, the invisible format
+// characters (zero-width, bidi embeddings and overrides) that make a user name read as another one
+// in a log or a policy table, and every space but U+0020: a rule's `\s` matches them, so a user name
+// holding `VR\u00a0id:\u00a0` reads like the next field, and a trim turns `alice\u3000` into alice.
+const CONTROL = /[\u0000-\u001f\u007f-\u00a0\u1680\u2000-\u200f\u2028-\u202f\u205f\u2066-\u2069\u3000\ufeff]/;
 const CONTROL_ALL = new RegExp(CONTROL.source, 'g');
 // Printable ASCII, the whole of nearly every message: testing this class first costs less than half
 // of testing CONTROL, whose ranges beyond Latin-1 make every character a range search.

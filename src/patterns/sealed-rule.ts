@@ -32,6 +32,9 @@ class NotSealed extends Error {}
 /** Paths through optional parts beyond this are not enumerated (the rule keeps the scan). */
 const MAX_PATHS = 4096;
 
+/** Whitespace other than the four blanks the reading skips. */
+const UNREAD_BLANK = /[^\S \t\n\r]/;
+
 /** Marks a capture in an enumerated path. */
 const CAPTURE = Symbol('capture');
 type Path = Array<string | typeof CAPTURE>;
@@ -44,6 +47,11 @@ type Path = Array<string | typeof CAPTURE>;
 export function isSealed(source: string, labels: readonly string[]): boolean {
   // `\s` may match any whitespace; for a label it is a space (the worst case: the others end a label).
   if (labels.some((l) => /\s/.test(l.replace(/ /g, '')))) return false;
+  // The reading below skips space, tab, CR and LF as blanks; XRegExp's free spacing drops every other
+  // whitespace character too (a no-break space, U+2028, U+FEFF...), and it ends an inline comment
+  // `(?#...)` at its `)`, where the reading would take a `#` inside it for a line comment. Read
+  // differently, a capture's edge could sit elsewhere than this reading thinks, so neither is sealed.
+  if (UNREAD_BLANK.test(source) || source.includes('(?#')) return false;
   let pieces: Piece[];
   try {
     const read = readSequence(source, 0, false);

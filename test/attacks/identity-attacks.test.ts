@@ -191,7 +191,7 @@ test('live: every attack over TCP (octet counting keeps the newline and NUL insi
   t.deepEqual(events.map((e) => [e.state, e.user, e.ip, e.device]), [['connect', 'alice', VICTIM_IP, 'srx-hq'], ['disconnect', 'alice', VICTIM_IP, 'srx-hq']]);
   const metrics = await (await fetch(metricsUrl)).text();
   t.regex(metrics, /ptim_bridge_lines_rejected_total\{reason="device-not-bound"\} 2/);
-  t.regex(metrics, /ptim_bridge_lines_rejected_total\{reason="control-characters"\} 5/);
+  t.regex(metrics, /ptim_bridge_lines_rejected_total\{reason="control-characters"\} 8/);
   t.regex(err, /"reason":"ambiguous-fields"/);
   s.destroy();
 });

@@ -139,6 +139,24 @@ export const ATTACKS: readonly Attack[] = [
     reason: 'control-characters',
   },
   {
+    name: 'a user name spelling the next field with no-break spaces (a rule\'s \\s matches them)',
+    line: fromIked(alarm('up', { aaaUser: 'mallory\u00a0VR\u00a0id:\u00a0x', tsRemote: selector('10.9.9.20') })),
+    outcome: 'rejected',
+    reason: 'control-characters',
+  },
+  {
+    name: 'a user name ending in an ideographic space (trimmed, it would be another user)',
+    line: fromIked(alarm('up', { aaaUser: 'admin\u3000', tsRemote: selector('10.9.9.21') })),
+    outcome: 'rejected',
+    reason: 'control-characters',
+  },
+  {
+    name: 'a no-break space for a space between the fields',
+    line: fromIked(alarm('up', { aaaUser: 'admin', tsRemote: selector('10.9.9.22') }).replace('AAA username: ', 'AAA username:\u00a0')),
+    outcome: 'rejected',
+    reason: 'control-characters',
+  },
+  {
     name: "a user name holding another field's label",
     line: fromIked(alarm('up', { aaaUser: 'admin Remote IKE-ID: @ra.auth', tsRemote: selector('10.9.9.8') })),
     outcome: 'rejected',

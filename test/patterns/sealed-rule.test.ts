@@ -57,6 +57,35 @@ test('a label that could reach across a capture boundary keeps the scan', (t) =>
   t.false(sealed('VR \\s id: \\s (?<a>[^,]*) , \\s VR \\s id: \\s (?<b>[^,]*)'));
 });
 
+/** The verdict checkFields gives a line matched by `source`, with the sealed flag the loader would set. */
+function verdict(source: string, body: string): string | undefined {
+  const labels = fieldLabels(source);
+  const match = xregexp().exec(body, xregexp()(anchored(source), 'x'));
+  if (match === null) return 'no match';
+  const fields: Record<string, string> = {};
+  for (const [name, value] of Object.entries(match.groups ?? {})) if (value) fields[name] = value;
+  return checkFields(body, fields, labelSet(labels), READ_CAPTURES, false, isSealed(source, labels)) ?? 'accepted';
+}
+
+test('a source XRegExp reads otherwise than the reading keeps the scan: whitespace it drops, an inline comment', (t) => {
+  // Found by an attack on the reading: XRegExp's free spacing drops every whitespace character, not
+  // only space, tab, CR and LF. With a no-break space the reading saw fixed text `username:` after
+  // capture a; the regex has none there, and `AAA username:` could run across a's edge unseen.
+  for (const blank of ['\u000b', '\u000c', '\u00a0', '\u1680', '\u2000', '\u2009', '\u2028', '\u2029', '\u202f', '\u205f', '\u3000', '\ufeff']) {
+    const source = `(?<a>[^,]*) ${blank}username: \\s (?<b>[^,]*) , \\s AAA \\s username: \\s (?<aaaUser>[^,]*)`;
+    t.false(sealed(source), JSON.stringify(blank));
+    t.is(verdict(source, 'AAA username: mallory, AAA username: alice'), 'ambiguous-fields', JSON.stringify(blank));
+  }
+  // XRegExp ends `(?#...)` at its `)`; the reading took the `#` in it for a comment to the line's end
+  // and saw one capture where the regex has an unchecked `[^,]*` after it.
+  const comment = 'AAA \\s username: \\s (?<a>[^,]* (?# # ) ) , [^,]* (?: (?:\n) ) , \\s VR \\s id: \\s (?<vr>[^,]*)';
+  t.false(sealed(comment));
+  t.is(verdict(comment, 'AAA username: alice, AAA username: mallory, VR id: root'), 'ambiguous-fields');
+  t.false(sealed('AAA \\s username: \\s (?<aaaUser>[^,]*) (?# why ) , \\s VR \\s id: \\s (?<vr>[^,]*)'));
+  // The blanks the reading does skip are still fine.
+  t.true(sealed('AAA \\s username: \\s\t(?<aaaUser>[^,]*)\r\n , \\s VR \\s id: \\s (?<vr>[^,]*) # a comment'));
+});
+
 // Random rules: fixed pieces (labels, their fragments, separators), captures and optional groups.
 const LABEL_PIECES = ['AAA username: ', 'VR id: ', 'vpn name: ', 'name: ', 'ID: ', 'Remote IKE-ID: ', 'IKE-ID: ', 'Remote ', 'vpn ', 'AAA ', 'id: ', 'VR '];
 const FIXED = [...LABEL_PIECES, ', ', ' ', ',', ':', 'x', 'is up. '];
