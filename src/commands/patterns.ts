@@ -103,7 +103,8 @@ one match take over 100 ms on V8's backtracking engine; otherwise it is printed 
 is also checked in parts (from one repeated item to the next), where recheck can prove a nested
 quantifier vulnerable. At run time such a rule cannot stall the bridge (a match that backtracks is
 finished on V8's linear-time engine), but each line that triggers it is slow. A rule that no inline
-example expects or matches is a finding too.
+example expects or matches is a finding too. A rule that is not sealed (a variable part outside a
+named capture: its lines are also scanned whole for field labels) is a note.
 
 Exit codes: 0 no findings; 1 findings; 2 a pattern file is invalid.
 

@@ -47,8 +47,9 @@ export function fieldLabels(source: string): string[] {
 }
 
 // Words of letters, digits, `-`, `_`, `/`, joined by single spaces, ending in `:` at the end of a
-// literal piece. `.` is not a word character, so `is up. Local-ip:` yields `Local-ip:`.
-const LABEL_AT_END = /([A-Za-z][A-Za-z0-9_/-]*(?: [A-Za-z][A-Za-z0-9_/-]*)*:) ?$/;
+// literal piece, or before only punctuation that opens the value (`Reason: \s "` yields `Reason:`,
+// as do `user: '` and `id: \(`). `.` is not a word character, so `is up. Local-ip:` yields `Local-ip:`.
+const LABEL_AT_END = /([A-Za-z][A-Za-z0-9_/-]*(?: [A-Za-z][A-Za-z0-9_/-]*)*:) ?[^A-Za-z0-9 :]*$/;
 
 /**
  * The runs of fixed text a free-spacing regex source matches: whitespace is skipped, `\s`, `\ ` and

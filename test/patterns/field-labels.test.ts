@@ -1,6 +1,6 @@
 import test from 'ava';
 import fc from 'fast-check';
-import { checkFields, labelSet } from '../../src/patterns/field-integrity.js';
+import { checkFields, fieldLabels, labelSet } from '../../src/patterns/field-integrity.js';
 
 // The label checks find every label in one scan and look for a repeat by the labels' bits
 // (field-integrity.ts). This holds them to the plain definition: a left-to-right scan for any label, longest first, finds each
@@ -64,4 +64,14 @@ test('a label twice, a label inside a value, and the longest label at a colon', 
   t.is(checkFields('Local IKE-ID: a, Remote IKE-ID: b, Traffic-selector: t, Traffic-selector local ID: l', {}, set, READ, false), undefined);
   t.is(checkFields('Local IKE-ID: a, ID: b, ID: c', {}, set, READ, false), 'ambiguous-fields');
   t.is(checkFields(':::: : x:', {}, set, READ, false), undefined);
+});
+
+test('a rule\'s labels are its fixed `Words:`, also before the punctuation that opens a quoted or bracketed value', (t) => {
+  t.deepEqual(fieldLabels('AAA \\s username: \\s (?<aaaUser>[^,]*) , \\s VR \\s id: \\s (?<vr>[^,]*)'), ['AAA username:', 'VR id:']);
+  // A label before a quote was missed once: a value holding `Reason: "` went unchecked.
+  t.deepEqual(fieldLabels('Reason: \\s " (?<reason>[^"]*) "'), ['Reason:']);
+  t.deepEqual(fieldLabels("user: \\s ' (?<aaaUser>[^']*) '"), ['user:']);
+  t.deepEqual(fieldLabels('peer \\s id: \\s \\( (?<peer>[^)]*) \\)'), ['peer id:']);
+  // Fixed text after the colon that holds a word is a value, not a label's end.
+  t.deepEqual(fieldLabels('remote \\s ID: \\s ipv4\\( (?<ts>[^)]*) \\)'), []);
 });
