@@ -125,6 +125,12 @@ export const configSchema = z.strictObject({
       idleTimeoutSeconds: seconds(86400).default(0),
       /** A message (or TLS handshake) must be complete this long after its first byte, else its connection is closed (trickling). */
       frameTimeoutSeconds: seconds(3600).default(30),
+      /**
+       * true: a UDP datagram may hold several messages, one per line (relays that pack them), live and
+       * in pcap replay. Default false: one message per datagram (RFC 5426); a line break inside one
+       * makes it `control-characters`, since a VPN user name could carry a forged line after it.
+       */
+      splitDatagramLines: z.boolean().default(false),
     })
     .prefault({}),
 

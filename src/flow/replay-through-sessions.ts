@@ -46,6 +46,7 @@ export async function replayThroughSessions(db: StateDb | undefined, pipeline: L
     sink,
     now: options.now,
     maxLineBytes: config.limits.maxMessageBytes,
+    splitDatagramLines: config.limits.splitDatagramLines,
     onProgress: options.onProgress,
   });
   return { ...summary, ignored: sessions.ignoredCounts() };

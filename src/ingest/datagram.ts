@@ -2,9 +2,13 @@
  * One syslog datagram -> its messages: the one splitter of the UDP listener and of packet-capture
  * replay, so a datagram gives the same messages live and from a pcap.
  *
- * A datagram normally carries one message (RFC 5426), but relays and some senders pack several,
- * one per line: the datagram is split on LF. Each piece loses a trailing CR (CRLF senders) and
- * NULs (C senders that send the terminator); empty pieces are nothing. A piece longer than
+ * A datagram carries one message (RFC 5426); trailing LF, CR and NUL (line-ending and C senders)
+ * are dropped. A line break inside it stays in the message, which the field checks then refuse
+ * (`control-characters`): a VPN client's user name can hold a newline and a whole forged line
+ * after it, and splitting there would hand that line on as the firewall's own. Relays that pack
+ * several messages into one datagram, one per line, need `splitLines` (config
+ * `limits.splitDatagramLines`): then the datagram is split on LF, each piece trimmed the same way,
+ * and such a user name does split (say so to whoever turns it on). A message longer than
  * `maxMessageBytes` is dropped and reported, never cut (a cut message could read as another).
  */
 
@@ -23,10 +27,21 @@ export interface DatagramSink {
  * Splits `data` and hands each message to `sink`, in order. Returns how many messages it handed
  * on (dropped ones not counted). Pure; never throws (the sink's own errors aside).
  */
-export function splitDatagram(data: Buffer, maxMessageBytes: number, sink: DatagramSink): number {
+export function splitDatagram(data: Buffer, maxMessageBytes: number, sink: DatagramSink, splitLines = false): number {
   let start = 0;
   let count = 0;
   const length = data.length;
+  if (!splitLines) {
+    let stop = length;
+    while (stop > 0 && (data[stop - 1] === LF || data[stop - 1] === CR || data[stop - 1] === NUL)) stop--;
+    if (stop === 0) return 0;
+    if (stop > maxMessageBytes) {
+      sink.tooLong(stop);
+      return 0;
+    }
+    sink.message(stop === length ? data : data.subarray(0, stop));
+    return 1;
+  }
   while (start < length) {
     let end = data.indexOf(LF, start);
     if (end === -1) end = length;

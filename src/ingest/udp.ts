@@ -11,8 +11,8 @@ import { formatListenUrl, type ListenUrl } from './listen-url.js';
 const RECV_BUFFER_BYTES = 8 * 1024 * 1024;
 
 /**
- * Listens for syslog over UDP: one message per datagram, or several split on LF (src/ingest/datagram.ts,
- * the splitter packet-capture replay uses too). Datagrams from
+ * Listens for syslog over UDP: one message per datagram, or several split on LF with
+ * `limits.splitDatagramLines` (src/ingest/datagram.ts, the splitter packet-capture replay uses too). Datagrams from
  * senders outside the allow-list are dropped and counted, as are messages over the size limit.
  * @throws BridgeError ERR_LISTEN_FAILED when the address cannot be bound.
  */
@@ -21,6 +21,7 @@ export async function startUdpListener(url: ListenUrl, ctx: IngestContext): Prom
   const socket = createSocket({ type: family === 6 ? 'udp6' : 'udp4', recvBufferSize: RECV_BUFFER_BYTES });
   const accepted = ctx.accepted('udp');
   const max = ctx.limits.maxMessageBytes;
+  const splitLines = ctx.limits.splitDatagramLines;
   // The datagram being split: one sink for all, no closure per datagram.
   let sender = '';
   let receivedAt = 0;
@@ -36,7 +37,7 @@ export async function startUdpListener(url: ListenUrl, ctx: IngestContext): Prom
       return;
     }
     receivedAt = Date.now();
-    const count = splitDatagram(data, max, sink);
+    const count = splitDatagram(data, max, sink, splitLines);
     if (count > 0) accepted.inc(count);
   });
 

@@ -35,6 +35,8 @@ export interface PcapCounts {
 export interface PcapParserOptions {
   /** Longest message taken (limits.maxMessageBytes); longer ones are dropped and counted. */
   maxMessageBytes?: number;
+  /** A UDP datagram's lines are messages of their own (limits.splitDatagramLines, as live). Default false. */
+  splitDatagramLines?: boolean;
 }
 
 /** True when the first bytes are a pcap or pcapng file header. */
@@ -53,6 +55,7 @@ export class PcapParser {
   readonly counts: PcapCounts;
   readonly #onMessage: (m: PcapMessage) => void;
   readonly #maxMessageBytes: number;
+  readonly #splitDatagramLines: boolean;
   readonly #tcp: TcpStreams;
   readonly #udpSink: DatagramSink;
   #udpSender = '';
@@ -69,6 +72,7 @@ export class PcapParser {
   constructor(onMessage: (m: PcapMessage) => void, options: PcapParserOptions = {}) {
     this.#onMessage = onMessage;
     this.#maxMessageBytes = options.maxMessageBytes ?? 64 * 1024;
+    this.#splitDatagramLines = options.splitDatagramLines ?? false;
     this.#tcp = new TcpStreams((m) => {
       this.counts.messages++;
       this.#onMessage({ data: m.data, sender: m.sender, receivedAt: m.receivedAt, transport: 'tcp' });
@@ -280,7 +284,7 @@ export class PcapParser {
       this.counts.udp++;
       this.#udpSender = sender;
       this.#udpTime = receivedAt;
-      splitDatagram(data, this.#maxMessageBytes, this.#udpSink);
+      splitDatagram(data, this.#maxMessageBytes, this.#udpSink, this.#splitDatagramLines);
       return;
     }
     if (protocol === 6) {

@@ -93,6 +93,8 @@ export interface ReplayCapturesOptions extends CaptureInput {
   /** Receipt time for lines (decides RFC 3164 years, stands in for missing times). Default: each file's mtime, now for stdin. */
   now?: number;
   maxLineBytes?: number;
+  /** A UDP datagram in a packet capture holds one message per line (limits.splitDatagramLines). */
+  splitDatagramLines?: boolean;
   nearMissExamples?: number;
   onProgress?: (p: ReplayProgress) => void;
   /**
@@ -272,7 +274,7 @@ export async function replayCaptures(options: ReplayCapturesOptions): Promise<Re
             msg.receivedAt = m.receivedAt;
             msg.transport = m.transport;
             handle(options.pipeline.process(msg), m.receivedAt, () => `${name}: packet from ${m.sender} at ${new Date(m.receivedAt).toISOString()}`);
-          }, { maxMessageBytes: maxLineBytes });
+          }, { maxMessageBytes: maxLineBytes, splitDatagramLines: options.splitDatagramLines ?? false });
           pcap = p;
           return { push: (c) => p.push(c), end: () => p.end(), seen: () => p.counts.messages };
         }

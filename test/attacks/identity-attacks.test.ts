@@ -119,7 +119,7 @@ test('replay: a capture with every attack between a real UP and DOWN gives just 
   t.regex(r.stderr, /ignored by the session table \(no event\): 2 \(duplicate 1, stale-line 1\)/);
 });
 
-test('live: every attack over TCP (octet counting keeps the newline and NUL inside one frame), a foreign device, a duplicate, a line from 2001 and a stale UP over UDP/TCP give no event; metrics count them', async (t) => {
+test('live: every attack over TCP (octet counting keeps the newline and NUL inside one frame) and the newline and NUL ones over UDP (one message a datagram), a foreign device, a duplicate, a line from 2001 and a stale UP over UDP/TCP give no event; metrics count them', async (t) => {
   const dir = tempDir(t);
   const config = join(dir, 'bridge.yaml');
   writeFileSync(config, JSON.stringify({
@@ -160,6 +160,11 @@ test('live: every attack over TCP (octet counting keeps the newline and NUL insi
   const u = dgram.createSocket('udp4');
   const sendUdp = (text: string) => new Promise<void>((resolve, reject) => u.send(text, ports.get('udp')!, '127.0.0.1', (e) => (e ? reject(e) : resolve())));
   await sendUdp(frames[0]!);
+  // A datagram is one message (RFC 5426): the newline and NUL attacks stay whole over UDP too,
+  // where splitting on LF once handed the line after the newline on as the firewall's own.
+  const inOneDatagram = ATTACKS.filter((a) => /newline|NUL/.test(a.name));
+  t.is(inOneDatagram.length, 2);
+  for (const a of inOneDatagram) await sendUdp(a.line(stamp));
   // A line from 2001 (a firewall clock reset, or a replay of an old capture into the live port).
   await sendUdp(`<30>1 2001-03-14T09:02:11Z srx-hq iked 4242 IKE_VPN_UP_ALARM_USER - ${body('up', { aaaUser: 'admin', tsRemote: 'ipv4(0,0-65535,10.9.9.30-10.9.9.30)' })}`);
   // The DOWN, then an UP stamped a minute before it (delayed or replayed): stale, no reconnect.
@@ -177,7 +182,7 @@ test('live: every attack over TCP (octet counting keeps the newline and NUL insi
   await sendUdp(line(stamp, 'srx-branch', alarm('down')));
   u.close();
 
-  const expectedRejected = ATTACKS.filter((a) => a.outcome === 'rejected').length + 2;
+  const expectedRejected = ATTACKS.filter((a) => a.outcome === 'rejected').length + 2 + inOneDatagram.length;
   const rejectedTotal = async (): Promise<number> => {
     const text = await (await fetch(metricsUrl)).text();
     return [...text.matchAll(/^ptim_bridge_lines_rejected_total\{reason="[^"]+"\} (\d+)/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
@@ -191,7 +196,7 @@ test('live: every attack over TCP (octet counting keeps the newline and NUL insi
   t.deepEqual(events.map((e) => [e.state, e.user, e.ip, e.device]), [['connect', 'alice', VICTIM_IP, 'srx-hq'], ['disconnect', 'alice', VICTIM_IP, 'srx-hq']]);
   const metrics = await (await fetch(metricsUrl)).text();
   t.regex(metrics, /ptim_bridge_lines_rejected_total\{reason="device-not-bound"\} 2/);
-  t.regex(metrics, /ptim_bridge_lines_rejected_total\{reason="control-characters"\} 8/);
+  t.regex(metrics, /ptim_bridge_lines_rejected_total\{reason="control-characters"\} 10/);
   t.regex(err, /"reason":"ambiguous-fields"/);
   s.destroy();
 });

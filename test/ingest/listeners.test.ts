@@ -39,13 +39,23 @@ function closed(s: Socket): Promise<void> {
   });
 }
 
-test('udp: one message per datagram, several split on LF, CRLF stripped', async (t) => {
+test('udp: one message per datagram (RFC 5426), trailing CR, LF and NUL dropped, a line break inside kept for the field checks', async (t) => {
   const l = await startTestListeners(t, ['udp://127.0.0.1:0']);
+  await sendUdp(l.port('udp'), LINE);
+  await sendUdp(l.port('udp'), `<30>a\r\n<30>b\n\n<30>c\r\n\u0000`);
+  await sendUdp(l.port('udp'), '\n\r\n');
+  await sendUdp(l.port('udp'), '<30>last');
+  await l.waitMessages(3);
+  t.deepEqual(l.texts(), [LINE, '<30>a\r\n<30>b\n\n<30>c', '<30>last']);
+  t.like(l.messages[0], { sender: '127.0.0.1', transport: 'udp' });
+});
+
+test('udp: with limits.splitDatagramLines a datagram is split on LF (relays that pack lines), CRLF stripped', async (t) => {
+  const l = await startTestListeners(t, ['udp://127.0.0.1:0'], { limits: { splitDatagramLines: true } });
   await sendUdp(l.port('udp'), LINE);
   await sendUdp(l.port('udp'), `<30>a\r\n<30>b\n\n<30>c`);
   await l.waitMessages(4);
   t.deepEqual(l.texts(), [LINE, '<30>a', '<30>b', '<30>c']);
-  t.like(l.messages[0], { sender: '127.0.0.1', transport: 'udp' });
 });
 
 test('udp: a 65,507-byte datagram arrives whole; one over the limit is dropped and counted', async (t) => {

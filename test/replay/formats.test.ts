@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 
 import { join } from 'node:path';
 import type { PtimEvent } from '../../src/events/ptim-event.js';
 import { repoRoot, runCli, type CliResult } from '../helpers/cli.js';
+import { tempDir } from '../helpers/tmp.js';
 
 /**
  * Replay of files real tools wrote (scripts/make-format-fixtures.sh made them from
@@ -114,10 +115,18 @@ test('formats: standard input is detected like a file (journalctl -o json | ptim
   t.regex(piped.stderr, /^input: json\/journal 1$/m);
 });
 
-test('formats: a datagram with two VPN lines gives two events from the pcap (tcpdump of a real datagram)', async (t) => {
+test('formats: a datagram with two VPN lines gives two events from the pcap (tcpdump of a real datagram) with limits.splitDatagramLines; by default it is one message, refused', async (t) => {
   const got = events((await replay('udp-lo.pcap')).stdout).map((e) => `${e.state} ${e.user} ${e.ip}`);
   t.true(got.includes('connect dave 10.20.0.8'));
   t.true(got.includes('connect erin 10.20.0.9'));
+  const plain = join(tempDir(t), 'config.yaml');
+  writeFileSync(plain, readFileSync(config, 'utf8').replace(/^limits:\n.*\n/m, ''));
+  t.notRegex(readFileSync(plain, 'utf8'), /splitDatagramLines/);
+  const r = await runCli(['replay', '--dry-run', '--now', NOW, '--config', plain, join(dir, 'udp-lo.pcap')]);
+  t.is(r.code, 0, r.stderr);
+  const unsplit = events(r.stdout).map((e) => e.user);
+  t.false(unsplit.includes('dave') || unsplit.includes('erin'), r.stdout);
+  t.regex(r.stderr, /control-characters\s+1/);
 });
 
 test('formats: logger over TCP (octet counting and LF) is reassembled and framed', async (t) => {

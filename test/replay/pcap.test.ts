@@ -21,9 +21,9 @@ const packets: TestPacket[] = [
   { src: '192.0.2.13', payload: 'fragment', timeMs: T0 + 4000, fragment: true },
 ];
 
-function parse(bytes: Buffer, chunk = bytes.length, maxMessageBytes?: number): { messages: PcapMessage[]; counts: PcapParser['counts'] } {
+function parse(bytes: Buffer, chunk = bytes.length, maxMessageBytes?: number, splitDatagramLines?: boolean): { messages: PcapMessage[]; counts: PcapParser['counts'] } {
   const messages: PcapMessage[] = [];
-  const p = new PcapParser((m) => messages.push({ ...m, data: Buffer.from(m.data) }), { maxMessageBytes });
+  const p = new PcapParser((m) => messages.push({ ...m, data: Buffer.from(m.data) }), { maxMessageBytes, splitDatagramLines });
   for (let i = 0; i < bytes.length; i += chunk) p.push(bytes.subarray(i, i + chunk));
   p.end();
   return { messages, counts: p.counts };
@@ -42,23 +42,29 @@ for (const [name, bytes] of [['pcap', pcap(packets)], ['pcap big-endian', pcap(p
   });
 }
 
-test('pcap: a datagram with two lines gives the same two messages as the live UDP listener (one splitter)', async (t) => {
-  const payload = `${UP}\r\n${UP2}\n\u0000`;
-  const live = await startTestListeners(t, ['udp://127.0.0.1:0']);
-  const socket = createSocket('udp4');
-  await new Promise<void>((resolve, reject) => socket.send(Buffer.from(payload), live.port('udp'), '127.0.0.1', (e) => (e ? reject(e) : resolve())));
-  socket.close();
-  await live.waitMessages(2);
-  const fromPcap = parse(pcap([{ src: '127.0.0.1', payload, timeMs: T0 }]));
-  t.deepEqual(fromPcap.messages.map((m) => m.data.toString()), live.texts());
-  t.deepEqual(live.texts(), [UP, UP2]);
-  t.like(fromPcap.counts, { udp: 1, messages: 2 });
-});
+for (const split of [false, true]) {
+  test(`pcap: a datagram with two lines gives what the live UDP listener gives (one splitter), limits.splitDatagramLines ${split}`, async (t) => {
+    const payload = `${UP}\r\n${UP2}\n\u0000`;
+    const live = await startTestListeners(t, ['udp://127.0.0.1:0'], { limits: { splitDatagramLines: split } });
+    const socket = createSocket('udp4');
+    await new Promise<void>((resolve, reject) => socket.send(Buffer.from(payload), live.port('udp'), '127.0.0.1', (e) => (e ? reject(e) : resolve())));
+    socket.close();
+    await live.waitMessages(split ? 2 : 1);
+    const fromPcap = parse(pcap([{ src: '127.0.0.1', payload, timeMs: T0 }]), undefined, undefined, split);
+    t.deepEqual(fromPcap.messages.map((m) => m.data.toString()), live.texts());
+    t.deepEqual(live.texts(), split ? [UP, UP2] : [`${UP}\r\n${UP2}`]);
+    t.like(fromPcap.counts, { udp: 1, messages: split ? 2 : 1 });
+  });
+}
 
-test('pcap: a line over the limit in a datagram is dropped and counted, the other kept (as live)', (t) => {
-  const r = parse(pcap([{ src: '192.0.2.10', payload: `${'x'.repeat(2000)}\n${UP}`, timeMs: T0 }]), undefined, 1000);
+test('pcap: a line over the limit in a split datagram is dropped and counted, the other kept (as live); unsplit, the datagram is the message', (t) => {
+  const payload = `${'x'.repeat(2000)}\n${UP}`;
+  const r = parse(pcap([{ src: '192.0.2.10', payload, timeMs: T0 }]), undefined, 1000, true);
   t.deepEqual(r.messages.map((m) => m.data.toString()), [UP]);
   t.is(r.counts.tooLong, 1);
+  const whole = parse(pcap([{ src: '192.0.2.10', payload, timeMs: T0 }]), undefined, 1000);
+  t.deepEqual(whole.messages, []);
+  t.is(whole.counts.tooLong, 1);
 });
 
 test('pcap: TCP syslog is reassembled per stream and framed (octet counting, LF), Ethernet padding ignored', (t) => {
