@@ -74,7 +74,7 @@ export function normalize(match: PatternMatch, envelope: Envelope, msg: Received
   candidate.flags = flags;
   candidate.pattern = match.ruleId;
   candidate.line = match.state;
-  candidate.lineKey = `${candidate.device}\u0000${envelope.tag ?? ''}\u0000${envelope.msg}`;
+  candidate.lineKey = `${candidate.device}\u0000${envelope.tag ?? ''}\u0000${alarmText(match, envelope)}`;
   return { kind: 'candidate', candidate };
 }
 
@@ -189,4 +189,18 @@ export function canonicalIp(text: string): string | undefined {
     }
   }
   return undefined;
+}
+
+/**
+ * The alarm's text for the duplicate memory and the event id: `TAG: body` as the rule read it, so
+ * copies of one line that differ in their envelope (the tag only as RFC 5424 MSGID, trailing blanks
+ * or a CR, no space after the colon) are one line. For the usual line that is the message itself.
+ */
+function alarmText(match: PatternMatch, envelope: Envelope): string {
+  const { tag, body } = match;
+  if (tag === undefined || body === undefined) return envelope.msg;
+  const msg = envelope.msg;
+  // A message that starts `TAG: ` is read from there on (alarm-message.ts): the same length means nothing was trimmed.
+  const same = msg.length === tag.length + 2 + body.length && msg.charCodeAt(tag.length) === 58 && msg.charCodeAt(tag.length + 1) === 32 && msg.startsWith(tag);
+  return same ? msg : `${tag}: ${body}`;
 }

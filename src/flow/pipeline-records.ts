@@ -56,4 +56,7 @@ export interface PatternMatch {
   ruleId: string;
   state: LineState;
   fields: Readonly<Record<string, string>>;
+  /** The alarm as the rule read it: its tag (in the text or the RFC 5424 MSGID) and the text after `TAG: `, trailing blanks dropped. */
+  tag?: string;
+  body?: string;
 }

@@ -103,7 +103,13 @@ export class LinePipeline {
       if (this.#devices !== undefined) {
         const device = this.#devices.deviceFor(envelope.host, msg);
         if (device === undefined) return { kind: 'rejected', ruleId: match.ruleId, reason: 'device-not-bound', text: envelope.msg };
-        // A hostless line takes the name of the one device its sender is bound to.
+        // A hostless line takes the name of the one device its sender is bound to, and its zone-less
+        // time, read in the global zone, is read again in that device's zone (rare: parse once more).
+        const zones = this.#zones;
+        if (envelope.host === undefined && zones !== undefined && msg.recorded?.time === undefined && zones.zoneFor(device) !== zones.zoneFor(undefined)) {
+          const time = parseEnvelope(msg.data.toString('utf8'), msg.receivedAt, zones, device).time;
+          if (time !== undefined) envelope.time = time;
+        }
         envelope.host = device;
       }
       const result = normalize(match, envelope, msg, this.#vpns);

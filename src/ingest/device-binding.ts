@@ -11,7 +11,7 @@ import { createAllowList, type AllowList } from './allow-list.js';
  */
 export interface DeviceBinding {
   /**
-   * The device a live line speaks for: its host when the sender is bound to that host; for a line
+   * The device a live line speaks for: its host (spelled as in the config) when the sender is bound to that host; for a line
    * without a host, the one device its sender is bound to. Undefined when the line may not speak
    * for a device (reject it as `device-not-bound`).
    */
@@ -43,7 +43,8 @@ export function createDeviceBinding(devices: Config['devices'], allowUnbound: bo
       if (host !== undefined) {
         const d = byName.get(host.toLowerCase());
         if (d === undefined) return allowUnbound ? host : undefined;
-        return speaksFor(d, msg) ? host : undefined;
+        // The config's spelling: `SRX-HQ` and `srx-hq` are one firewall, with one session table entry.
+        return speaksFor(d, msg) ? d.name : undefined;
       }
       const mine = all.filter((d) => speaksFor(d, msg));
       if (mine.length === 1) return mine[0]!.name;

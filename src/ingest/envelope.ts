@@ -48,7 +48,8 @@ const RFC5424_HEADER = /^1 (\S+) (\S+) (\S+) (\S+) (\S+)(?: |$)/;
  * `bare` envelope whose `msg` is the whole text. `receivedAt` (ms) decides the year of RFC 3164
  * times (the year that puts the time nearest to it, never more than a day after it) and the date of
  * time-only lines. Times without a zone are read in the zone `zones` gives for the line's host
- * (config `timezone`, `devices.<name>.timezone`); without `zones`, as UTC.
+ * (config `timezone`, `devices.<name>.timezone`), or for `zoneHost` when the line names no host (the
+ * device its sender is bound to); without `zones`, as UTC.
  *
  * No try/catch around the scanning: it only slices strings and runs anchored regexes over them, so
  * it cannot throw (test/ingest/envelope.test.ts checks that on generated lines), and a fallback
@@ -56,7 +57,7 @@ const RFC5424_HEADER = /^1 (\S+) (\S+) (\S+) (\S+) (\S+)(?: |$)/;
  * turn VPN lines into noise unseen. Without one, the bug reaches the pipeline's catch-all, which
  * counts it (`ptim_bridge_pipeline_errors_total{reason="exception"}`) and logs the line.
  */
-export function parseEnvelope(input: string, receivedAt: number, zones?: ZoneResolver): Envelope {
+export function parseEnvelope(input: string, receivedAt: number, zones?: ZoneResolver, zoneHost?: string): Envelope {
   let s = input.charCodeAt(0) === 0xfeff ? input.slice(1) : input;
   let pri: number | undefined;
   if (s.charCodeAt(0) === 60 /* < */) {
@@ -70,7 +71,7 @@ export function parseEnvelope(input: string, receivedAt: number, zones?: ZoneRes
     }
   }
   if (pri !== undefined && s.startsWith('1 ')) {
-    const env = parse5424(s, pri, zones);
+    const env = parse5424(s, pri, zones, zoneHost);
     if (env) return env;
   }
 
@@ -145,7 +146,7 @@ export function parseEnvelope(input: string, receivedAt: number, zones?: ZoneRes
   // when its daemon word turned out to be the tag (`srx-hq IKE_VPN_UP_ALARM_USER: ...`).
   if (env.format === 'bare' && (env.app !== undefined || env.host !== undefined)) env.format = 'file';
   if (wall !== undefined) {
-    const t = readWall(wall, m!, wallMs, receivedAt, zones?.zoneFor(wall === 'collector' ? undefined : env.host));
+    const t = readWall(wall, m!, wallMs, receivedAt, zones?.zoneFor(wall === 'collector' ? undefined : (env.host ?? zoneHost)));
     if (t !== undefined) env.time = t;
   }
   return env;
@@ -215,14 +216,14 @@ function appAt(s: string): Omit<Header, 'host'> | undefined {
   return h;
 }
 
-function parse5424(s: string, pri: number, zones: ZoneResolver | undefined): Envelope | undefined {
+function parse5424(s: string, pri: number, zones: ZoneResolver | undefined, zoneHost: string | undefined): Envelope | undefined {
   const m = RFC5424_HEADER.exec(s);
   if (!m) return undefined;
   const env: Envelope = { format: 'rfc5424', pri, msg: '' };
   const [, ts, host, app, procId, msgId] = m as unknown as [string, string, string, string, string, string];
   if (ts !== '-') {
     // RFC 5424 requires an offset; a relay that drops it gets the zone of a zone-less time.
-    const t = isoTime(ts, zones === undefined || ZONED_ISO.test(ts) ? undefined : zones.zoneFor(host === '-' ? undefined : host));
+    const t = isoTime(ts, zones === undefined || ZONED_ISO.test(ts) ? undefined : zones.zoneFor(host === '-' ? zoneHost : host));
     if (t) env.time = t;
   }
   if (host !== '-') env.host = host;

@@ -149,7 +149,7 @@ class CompiledPatternSet implements PatternSet {
       }
       const reason = checkFields(body, fields, rule.labels, READ_CAPTURES, controls, rule.sealed);
       if (reason !== undefined) return { kind: 'rejected', ruleId: rule.id, reason };
-      return { kind: 'match', match: { ruleId: rule.id, state: rule.state, fields } };
+      return { kind: 'match', match: { ruleId: rule.id, state: rule.state, fields, tag: message!.tag, body } };
     }
     return NEAR_MISS;
   }

@@ -3,6 +3,9 @@ import { alarmMessage } from '../../src/patterns/alarm-message.js';
 import { LinePipeline } from '../../src/flow/pipeline.js';
 import type { ReceivedMessage } from '../../src/flow/pipeline-records.js';
 import { tinyPatterns } from '../helpers/tiny-patterns.js';
+import { createDeviceBinding } from '../../src/ingest/device-binding.js';
+import { loadPatterns } from '../../src/patterns/load.js';
+import { createZoneResolver } from '../../src/ingest/time-zone.js';
 
 const RECEIVED = Date.UTC(2026, 2, 14, 18, 0, 0);
 const UP_BODY = 'VPN ra-vpn from 198.51.100.23 is up. Local-ip: 203.0.113.1, gateway name: ra-gw, vpn name: ra-vpn, tunnel-id: 500011, local tunnel-if: st0.1, remote tunnel-ip: Not-Available, Local IKE-ID: vpn.example.com, Remote IKE-ID: @ra.auth, AAA username: alice, VR id: root, Traffic-selector: ts1, Traffic-selector local ID: ipv4(0,0-65535,0.0.0.0-255.255.255.255) , Traffic-selector remote ID: ipv4(0,0-65535,10.20.0.5-10.20.0.5) , SA Type: dynamic';
@@ -114,4 +117,42 @@ test('pipeline: RFC 5424 as rsyslog forwards it (two spaces before MSG) is still
   const shipped = new LinePipeline({ patterns: loadPatterns() });
   const line = `<30>1 2026-03-14T09:02:11.000Z srx-hq iked 4242 IKE_VPN_UP_ALARM_USER -  IKE_VPN_UP_ALARM_USER: ${UP_BODY}`;
   t.like(shipped.process(message(line)), { kind: 'candidate', candidate: { user: 'alice', device: 'srx-hq' } });
+});
+
+// Found by an attack on the live relay: a hostless line was timed in the global zone, not its
+// device's; a copy spelled differently (host case, the tag only as MSGID, a trailing blank) was
+// another line to the duplicate memory, so an UP applied after its DOWN could map the user again.
+const bound = new LinePipeline({
+  patterns: loadPatterns(),
+  devices: createDeviceBinding({ 'srx-hq': { senders: ['192.0.2.10'], certNames: [], timezone: 'Asia/Tokyo' } }, false),
+  zones: createZoneResolver('UTC', { 'srx-hq': { timezone: 'Asia/Tokyo' } }),
+});
+
+test('pipeline: a hostless line is timed in the zone of the device its sender is bound to, as its hosted copy is', (t) => {
+  const hosted = bound.process(message(UP));
+  const hostless = bound.process(message(UP.replace(' srx-hq iked', ' iked')));
+  t.like(hosted, { kind: 'candidate', candidate: { device: 'srx-hq', time: '2026-03-14T00:02:11.000Z' } });
+  t.like(hostless, { kind: 'candidate', candidate: { device: 'srx-hq', time: '2026-03-14T00:02:11.000Z' } });
+  const noHost5424 = bound.process(message(`<30>1 2026-03-14T09:02:11 - iked 4242 - - IKE_VPN_UP_ALARM_USER: ${UP_BODY}`));
+  t.like(noHost5424, { kind: 'candidate', candidate: { device: 'srx-hq', time: '2026-03-14T00:02:11.000Z' } });
+});
+
+test('pipeline: copies of one line that differ in the envelope have one lineKey and the config\'s device name', (t) => {
+  const keyOf = (line: string): string => {
+    const out = bound.process(message(line));
+    if (out.kind !== 'candidate') throw new Error(`${line}: ${out.kind}`);
+    t.is(out.candidate.device, 'srx-hq', line);
+    return out.candidate.lineKey;
+  };
+  const key = keyOf(UP);
+  for (const copy of [
+    `${UP}  \t`, // a relay's padding
+    `${UP}\r`, // a CRLF file
+    UP.replace(' srx-hq ', ' SRX-HQ '), // the host in another case
+    `<30>1 2026-03-14T09:02:11 srx-hq iked 4242 IKE_VPN_UP_ALARM_USER - ${UP_BODY}`, // the tag only as MSGID
+    `<30>1 2026-03-14T09:02:11 srx-hq iked 4242 IKE_VPN_UP_ALARM_USER - IKE_VPN_UP_ALARM_USER: ${UP_BODY}`, // and in the text
+  ]) {
+    t.is(keyOf(copy), key, copy);
+  }
+  t.not(keyOf(UP.replace('AAA username: alice', 'AAA username: alicf')), key);
 });
