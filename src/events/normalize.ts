@@ -95,11 +95,41 @@ function personOf(aaaUser: string | undefined, remoteIkeId: string | undefined):
   if (canonicalIp(remoteIkeId) !== undefined) return undefined;
   // A CN is read only from a distinguished name (the id starts with an attribute, `C=`/`CN=`/...):
   // an e-mail or name id such as `mallory@corp, CN=admin` is the client's own choice of text.
-  if (DN_START.test(remoteIkeId)) {
-    const cn = /(?:^|[,/]\s*)CN=([^,/]+)/i.exec(remoteIkeId);
-    return cn ? cn[1]!.trim() || undefined : undefined;
-  }
+  if (DN_START.test(remoteIkeId)) return commonName(remoteIkeId);
   return remoteIkeId;
+}
+
+/**
+ * The CN of a distinguished name (`C=US, O=corp, CN=grace` or `/C=US/O=corp/CN=grace`), read
+ * attribute by attribute: a `\,` (or `\/`) escapes the separator and a quoted value is one value,
+ * so `OU=sales\, CN=admin` and `O="a, CN=admin"` hold no CN. Undefined when the DN holds no CN, or
+ * more than one (which one names the person depends on the order the CA wrote; neither is a guess
+ * worth a mapping), or when it is not a DN after all (a part without `type=`).
+ */
+export function commonName(dn: string): string | undefined {
+  const slashForm = dn.startsWith('/');
+  const separator = slashForm ? '/' : ',';
+  const values: string[] = [];
+  let part = '';
+  let quoted = false;
+  const take = (): boolean => {
+    const eq = part.indexOf('=');
+    const type = part.slice(0, eq).trim();
+    if (eq < 0 || !/^[A-Za-z][A-Za-z0-9.-]*$/.test(type)) return false;
+    if (type.toUpperCase() === 'CN') values.push(part.slice(eq + 1).trim());
+    part = '';
+    return true;
+  };
+  for (let i = slashForm ? 1 : 0; i < dn.length; i++) {
+    const c = dn[i]!;
+    if (c === '\\' && i + 1 < dn.length) part += dn[++i];
+    else if (c === '"') quoted = !quoted;
+    else if (!quoted && (c === separator || c === '+')) {
+      if (!take()) return undefined;
+    } else part += c;
+  }
+  if (quoted || !take() || values.length !== 1) return undefined;
+  return values[0] || undefined;
 }
 
 function splitDomain(who: string): { user: string; domain?: string } | undefined {

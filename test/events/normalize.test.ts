@@ -42,6 +42,13 @@ const userRows: Array<{ name: string; aaaUser: string; remoteIkeId: string; user
   { name: 'a CN is read from a DN-shaped identity only', aaaUser: 'Not-applicable', remoteIkeId: 'mallory@corp, CN=admin', user: 'mallory@corp, CN=admin'.split('@')[0], domain: 'corp, CN=admin' },
   { name: 'a DN identity gives its CN', aaaUser: 'Not-applicable', remoteIkeId: 'C=US, O=Example, CN=grace', user: 'grace', domain: MISSING_DOMAIN },
   { name: 'a DN without CN names nobody', aaaUser: 'Not-applicable', remoteIkeId: 'C=US, O=Example', skipped: 'no-user' },
+  // Found by an attack: the CN was the first `CN=` after a comma, escaped or quoted or not.
+  { name: 'an escaped comma is inside the value: no CN in an OU', aaaUser: 'Not-applicable', remoteIkeId: 'C=US, O=corp, OU=sales\\, CN=admin', skipped: 'no-user' },
+  { name: 'the same beside a real CN gives the real one', aaaUser: 'Not-applicable', remoteIkeId: 'C=US, O=corp, OU=sales\\, CN=admin, CN=mallory', user: 'mallory', domain: MISSING_DOMAIN },
+  { name: 'an escaped slash in the slash form is inside the value', aaaUser: 'Not-applicable', remoteIkeId: '/C=US/O=corp/OU=a\\/CN=admin/CN=mallory', user: 'mallory', domain: MISSING_DOMAIN },
+  { name: 'a quoted value is one value', aaaUser: 'Not-applicable', remoteIkeId: 'C=US, O="a, CN=admin", CN=bob', user: 'bob', domain: MISSING_DOMAIN },
+  { name: 'two CNs name nobody for sure', aaaUser: 'Not-applicable', remoteIkeId: 'C=US, O=corp, CN=admin, CN=mallory', skipped: 'no-user' },
+  { name: 'a part without type= is no DN', aaaUser: 'Not-applicable', remoteIkeId: 'C=US, junk, CN=admin', skipped: 'no-user' },
   { name: 'AAA DOM\\user splits', aaaUser: 'CORP\\alice', remoteIkeId: '@ra.auth', user: 'alice', domain: 'CORP' },
   { name: 'iked Not-applicable -> Remote IKE-ID', aaaUser: 'Not-applicable', remoteIkeId: 'bob@cert.example', user: 'bob', domain: 'cert.example' },
   { name: 'kmd Not-Applicable -> Remote IKE-ID', aaaUser: 'Not-Applicable', remoteIkeId: 'bob@cert.example', user: 'bob', domain: 'cert.example' },
