@@ -29,8 +29,9 @@ const NOT_A_VALUE = /^(?:Not-?Applicable|Not-?Available|N\/A|none|-)?$/i;
  *   user keeping just the name; else `vpns.<vpn>.domain`; else MISSING_DOMAIN with flag
  *   `domain-missing`.
  * - ip: the single address of the remote traffic selector; IPv4 goes to `ip` and IPv6 to `ipv6`
- *   when the client has both, a lone IPv6 goes to `ip`. No single address (site-to-site) -> skipped
- *   `no-client-address`.
+ *   when the client has both, a lone IPv6 goes to `ip`; an IPv4-mapped IPv6 address is its IPv4 one.
+ *   No single address (site-to-site), or one no client holds (unspecified, loopback, broadcast,
+ *   multicast) -> skipped `no-client-address`.
  * - time: the envelope's, else receipt; device: the envelope's host, else the sender address.
  * Never throws.
  */
@@ -174,13 +175,34 @@ export function clientAddress(tsRemote: string): { ip: string; ipv6?: string } |
     // The address spec follows the last `=` (kmd) or the last `,` (iked).
     const cut = Math.max(inner.lastIndexOf('='), inner.lastIndexOf(','));
     const single = singleAddress(inner.slice(cut + 1).trim(), family);
-    if (single === undefined) continue;
-    if (family === 4) v4 ??= single;
-    else v6 ??= single;
+    const client = single === undefined ? undefined : clientIp(single);
+    if (client === undefined) continue;
+    if (client.includes(':')) v6 ??= client;
+    else v4 ??= client;
   }
   if (v4 !== undefined) return v6 === undefined ? { ip: v4 } : { ip: v4, ipv6: v6 };
   if (v6 !== undefined) return { ip: v6 };
   return undefined;
+}
+
+// IPv4-mapped IPv6 as the URL parser spells it: ::ffff:a14:202 is 10.20.2.2.
+const MAPPED_V4 = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/;
+
+/**
+ * A single (canonical) address as a VPN client's: an IPv4-mapped IPv6 address is its IPv4 one (one
+ * client, one key); an address no client holds (unspecified, loopback, broadcast, multicast, 0/8)
+ * is none, since mapping a user to it would say nothing true.
+ */
+function clientIp(ip: string): string | undefined {
+  const mapped = MAPPED_V4.exec(ip);
+  if (mapped !== null) {
+    const hi = parseInt(mapped[1]!, 16);
+    const lo = parseInt(mapped[2]!, 16);
+    ip = `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
+  }
+  if (ip.includes(':')) return ip === '::' || ip === '::1' || ip.startsWith('ff') ? undefined : ip;
+  const first = Number(ip.slice(0, ip.indexOf('.')));
+  return first === 0 || first === 127 || first >= 224 ? undefined : ip;
 }
 
 function singleAddress(spec: string, family: 4 | 6): string | undefined {
@@ -224,7 +246,7 @@ export function canonicalIp(text: string): string | undefined {
 /**
  * The alarm's text for the duplicate memory and the event id: `TAG: body` as the rule read it, so
  * copies of one line that differ in their envelope (the tag only as RFC 5424 MSGID, trailing blanks
- * or a CR, no space after the colon) are one line. For the usual line that is the message itself.
+ * or a CR) are one line. For the usual line that is the message itself.
  */
 function alarmText(match: PatternMatch, envelope: Envelope): string {
   const { tag, body } = match;

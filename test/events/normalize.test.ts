@@ -101,6 +101,17 @@ const addressRows: Array<{ ts: string; want: { ip: string; ipv6?: string } | und
   { ts: 'ipv4(0,0-65535,10.20.0.5-10.20.0.9)', want: undefined },
   { ts: 'ipv4(0,0-65535,garbage-garbage)', want: undefined },
   { ts: '', want: undefined },
+  // Found by an attack: one client under two keys, and addresses no client holds.
+  { ts: 'ipv6(0,0-65535,::ffff:10.20.2.2-::ffff:10.20.2.2)', want: { ip: '10.20.2.2' } },
+  { ts: 'ipv4(0,0-65535,10.20.2.2-10.20.2.2) ipv6(0,0-65535,::ffff:10.20.2.2-::ffff:10.20.2.2)', want: { ip: '10.20.2.2' } },
+  { ts: 'ipv4(0,0-65535,0.0.0.0-0.0.0.0)', want: undefined },
+  { ts: 'ipv4(0,0-65535,255.255.255.255-255.255.255.255)', want: undefined },
+  { ts: 'ipv4(0,0-65535,127.0.0.1-127.0.0.1)', want: undefined },
+  { ts: 'ipv4(0,0-65535,224.0.0.5-224.0.0.5)', want: undefined },
+  { ts: 'ipv6(0,0-65535,::-::)', want: undefined },
+  { ts: 'ipv6(0,0-65535,::1-::1)', want: undefined },
+  { ts: 'ipv6(0,0-65535,ff02::1-ff02::1)', want: undefined },
+  { ts: 'ipv4(0,0-65535,223.255.255.254-223.255.255.254)', want: { ip: '223.255.255.254' } },
 ];
 
 for (const row of addressRows) {
