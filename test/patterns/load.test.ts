@@ -34,7 +34,7 @@ test('a user folder overrides a shipped rule in place, adds new rules before the
   const set = loadPatterns({ dirs: [dir] });
   t.deepEqual(set.rules.map((r) => r.id), ['site/custom-up', 'junos-iked/vpn-up', 'junos-kmd/vpn-up', 'junos-kmd/vpn-down']);
   t.is(set.rules[1]!.file, join(dir, 'override.yaml'));
-  t.deepEqual(set.match('TEST_ALARM: OVERRIDDEN:abc'), { ruleId: 'junos-iked/vpn-up', state: 'up', fields: { vpn: 'abc' } });
+  t.deepEqual(set.match('TEST_ALARM: OVERRIDDEN:abc'), { ruleId: 'junos-iked/vpn-up', state: 'up', fields: { vpn: 'abc' }, tag: 'TEST_ALARM', body: 'OVERRIDDEN:abc' });
   t.is(set.match('TEST_ALARM: CUSTOM:zz')?.ruleId, 'site/custom-up');
 });
 
