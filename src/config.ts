@@ -131,6 +131,11 @@ export const configSchema = z.strictObject({
        * makes it `control-characters`, since a VPN user name could carry a forged line after it.
        */
       splitDatagramLines: z.boolean().default(false),
+      /**
+       * true: TCP and TLS connections must use octet counting (RFC 6587 3.4.1); one that starts LF- or
+       * NUL-framed is closed (`bad-framing`). Such framing cannot keep a newline inside a message.
+       */
+      requireOctetCounting: z.boolean().default(false),
     })
     .prefault({}),
 

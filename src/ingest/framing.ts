@@ -37,6 +37,12 @@ export interface FrameSink {
 
 export interface FrameDecoderOptions {
   maxMessageBytes: number;
+  /**
+   * Refuse LF/NUL framing (config `limits.requireOctetCounting`): a non-transparent frame ends at
+   * the first LF, so a newline in a VPN user name would end the message there and hand the text
+   * after it on as a line of the sender's own. A connection that does not start with a count fails.
+   */
+  octetCountingOnly?: boolean;
 }
 
 const LF = 0x0a;
@@ -60,6 +66,7 @@ type State =
  */
 export class FrameDecoder {
   readonly #max: number;
+  readonly #octetCountingOnly: boolean;
   #mode: FramingMode | undefined;
   /**
    * Non-transparent trailer, fixed by the first one seen. LF first: only LF ends a frame, so a NUL
@@ -73,6 +80,7 @@ export class FrameDecoder {
 
   constructor(options: FrameDecoderOptions) {
     this.#max = options.maxMessageBytes;
+    this.#octetCountingOnly = options.octetCountingOnly ?? false;
   }
 
   get mode(): FramingMode | undefined {
@@ -105,6 +113,9 @@ export class FrameDecoder {
           const b = chunk[pos]!;
           if (this.#mode === undefined) {
             this.#mode = b > ZERO && b <= NINE ? 'octet-counting' : 'non-transparent';
+            if (this.#mode === 'non-transparent' && this.#octetCountingOnly) {
+              return this.#fail('bad-octet-count', 'ERR_FRAME_INVALID', `this listener takes octet-counted frames only (limits.requireOctetCounting), got byte 0x${b.toString(16).padStart(2, '0')}: have the sender count octets (RFC 6587 3.4.1; rsyslog TCP_Framing="octet-counted")`);
+            }
           }
           if (this.#mode === 'non-transparent') {
             this.#state = { kind: 'line' };

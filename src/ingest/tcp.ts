@@ -193,7 +193,7 @@ function certificateNames(socket: TLSSocket): readonly string[] | undefined {
 
 function readFrames(stream: Socket, connection: Connection, ctx: IngestContext, peerNames?: readonly string[]): void {
   const { sender, transport } = connection;
-  const decoder = new FrameDecoder({ maxMessageBytes: ctx.limits.maxMessageBytes });
+  const decoder = new FrameDecoder({ maxMessageBytes: ctx.limits.maxMessageBytes, octetCountingOnly: ctx.limits.requireOctetCounting });
   const accepted = ctx.accepted(transport);
   let receivedAt = 0;
   let frames = 0;

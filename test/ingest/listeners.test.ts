@@ -58,6 +58,20 @@ test('udp: with limits.splitDatagramLines a datagram is split on LF (relays that
   t.deepEqual(l.texts(), [LINE, '<30>a', '<30>b', '<30>c']);
 });
 
+test('tcp: with limits.requireOctetCounting an LF-framed connection is closed as bad-framing; counted frames keep a newline inside the message', async (t) => {
+  const l = await startTestListeners(t, ['tcp://127.0.0.1:0'], { limits: { requireOctetCounting: true } });
+  const port = l.port('tcp');
+  const lf = await tcpConnect(port);
+  lf.on('error', () => {});
+  lf.write('<30>a line\n<30>x\n');
+  await closed(lf);
+  await waitUntil(async () => (await l.dropped('tcp', 'bad-framing')) === 1);
+  const counted = await tcpConnect(port);
+  counted.end(encodeOctetCounted(['<30>one\n<30>forged']));
+  await l.waitMessages(1);
+  t.deepEqual(l.texts(), ['<30>one\n<30>forged']);
+});
+
 test('udp: a 65,507-byte datagram arrives whole; one over the limit is dropped and counted', async (t) => {
   const l = await startTestListeners(t, ['udp://127.0.0.1:0']);
   const big = Buffer.alloc(65_507, 'x');
