@@ -1,6 +1,8 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import type { Config } from '../config.js';
 import type { Envelope, PatternMatch, ReceivedMessage } from '../flow/pipeline-records.js';
+import { mappedV4 } from '../ingest/allow-list.js';
+import { alarmText } from '../patterns/alarm-message.js';
 import { isoTime } from './iso-time.js';
 import { MISSING_DOMAIN, type PtimCandidate, type PtimFlag } from './ptim-event.js';
 
@@ -75,7 +77,8 @@ export function normalize(match: PatternMatch, envelope: Envelope, msg: Received
   candidate.flags = flags;
   candidate.pattern = match.ruleId;
   candidate.line = match.state;
-  candidate.lineKey = `${candidate.device}\u0000${envelope.tag ?? ''}\u0000${alarmText(match, envelope)}`;
+  const text = match.tag === undefined || match.body === undefined ? envelope.msg : alarmText(match.tag, match.body, envelope.msg);
+  candidate.lineKey = `${candidate.device}\u0000${envelope.tag ?? ''}\u0000${text}`;
   return { kind: 'candidate', candidate };
 }
 
@@ -115,8 +118,9 @@ export function commonName(dn: string): string | undefined {
   let quoted = false;
   const take = (): boolean => {
     const eq = part.indexOf('=');
+    if (eq < 0) return false;
     const type = part.slice(0, eq).trim();
-    if (eq < 0 || !/^[A-Za-z][A-Za-z0-9.-]*$/.test(type)) return false;
+    if (!/^[A-Za-z][A-Za-z0-9.-]*$/.test(type)) return false;
     if (type.toUpperCase() === 'CN') values.push(part.slice(eq + 1).trim());
     part = '';
     return true;
@@ -185,21 +189,13 @@ export function clientAddress(tsRemote: string): { ip: string; ipv6?: string } |
   return undefined;
 }
 
-// IPv4-mapped IPv6 as the URL parser spells it: ::ffff:a14:202 is 10.20.2.2.
-const MAPPED_V4 = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/;
-
 /**
  * A single (canonical) address as a VPN client's: an IPv4-mapped IPv6 address is its IPv4 one (one
  * client, one key); an address no client holds (unspecified, loopback, broadcast, multicast, 0/8)
  * is none, since mapping a user to it would say nothing true.
  */
-function clientIp(ip: string): string | undefined {
-  const mapped = MAPPED_V4.exec(ip);
-  if (mapped !== null) {
-    const hi = parseInt(mapped[1]!, 16);
-    const lo = parseInt(mapped[2]!, 16);
-    ip = `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
-  }
+function clientIp(canonical: string): string | undefined {
+  const ip = mappedV4(canonical) ?? canonical;
   if (ip.includes(':')) return ip === '::' || ip === '::1' || ip.startsWith('ff') ? undefined : ip;
   const first = Number(ip.slice(0, ip.indexOf('.')));
   return first === 0 || first === 127 || first >= 224 ? undefined : ip;
@@ -243,16 +239,3 @@ export function canonicalIp(text: string): string | undefined {
   return undefined;
 }
 
-/**
- * The alarm's text for the duplicate memory and the event id: `TAG: body` as the rule read it, so
- * copies of one line that differ in their envelope (the tag only as RFC 5424 MSGID, trailing blanks
- * or a CR) are one line. For the usual line that is the message itself.
- */
-function alarmText(match: PatternMatch, envelope: Envelope): string {
-  const { tag, body } = match;
-  if (tag === undefined || body === undefined) return envelope.msg;
-  const msg = envelope.msg;
-  // A message that starts `TAG: ` is read from there on (alarm-message.ts): the same length means nothing was trimmed.
-  const same = msg.length === tag.length + 2 + body.length && msg.charCodeAt(tag.length) === 58 && msg.charCodeAt(tag.length + 1) === 32 && msg.startsWith(tag);
-  return same ? msg : `${tag}: ${body}`;
-}

@@ -65,10 +65,18 @@ export function createAllowList(cidrs: readonly string[], allowAny = false, key 
 
 const MAX_REMEMBERED_SENDERS = 4096;
 
-/** The IPv4 address inside `::ffff:a.b.c.d` (dual-stack sockets report IPv4 peers this way). */
+/**
+ * The IPv4 address inside `::ffff:a.b.c.d` (dual-stack sockets report IPv4 peers this way), or
+ * inside its canonical IPv6 spelling `::ffff:a14:202` (what URL and the normalizer write).
+ */
 export function mappedV4(address: string): string | undefined {
   const m = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(address);
-  return m && isIP(m[1]!) === 4 ? m[1] : undefined;
+  if (m) return isIP(m[1]!) === 4 ? m[1] : undefined;
+  const hex = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/i.exec(address);
+  if (!hex) return undefined;
+  const hi = parseInt(hex[1]!, 16);
+  const lo = parseInt(hex[2]!, 16);
+  return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
 }
 
 /** The address as the rest of the bridge shows it: IPv4-mapped IPv6 becomes plain IPv4. */

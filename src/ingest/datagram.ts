@@ -31,22 +31,12 @@ export function splitDatagram(data: Buffer, maxMessageBytes: number, sink: Datag
   let start = 0;
   let count = 0;
   const length = data.length;
-  if (!splitLines) {
-    let stop = length;
-    while (stop > 0 && (data[stop - 1] === LF || data[stop - 1] === CR || data[stop - 1] === NUL)) stop--;
-    if (stop === 0) return 0;
-    if (stop > maxMessageBytes) {
-      sink.tooLong(stop);
-      return 0;
-    }
-    sink.message(stop === length ? data : data.subarray(0, stop));
-    return 1;
-  }
   while (start < length) {
-    let end = data.indexOf(LF, start);
+    // Unsplit, the one message runs to the end, where its trailing LFs are trimmed with the rest.
+    let end = splitLines ? data.indexOf(LF, start) : -1;
     if (end === -1) end = length;
     let stop = end;
-    while (stop > start && (data[stop - 1] === CR || data[stop - 1] === NUL)) stop--;
+    while (stop > start && (data[stop - 1] === CR || data[stop - 1] === NUL || data[stop - 1] === LF)) stop--;
     if (stop > start) {
       if (stop - start > maxMessageBytes) {
         sink.tooLong(stop - start);

@@ -42,3 +42,14 @@ export function alarmMessage(envelope: Envelope): AlarmMessage | undefined {
   if (end < body.length) body = body.slice(0, end);
   return envelope.app === undefined ? { tag, body } : { tag, app: envelope.app, body };
 }
+
+/**
+ * The alarm's text as `alarmMessage` read it, `TAG: body`: the duplicate memory's key and the
+ * event id's, so copies of one line that differ in their envelope (the tag only as RFC 5424 MSGID,
+ * trailing blanks or a CR) are one line. For the usual line that is `msg` itself: a message that
+ * starts `TAG: ` is read from there on, so the same length means nothing was trimmed.
+ */
+export function alarmText(tag: string, body: string, msg: string): string {
+  const same = msg.length === tag.length + 2 + body.length && msg.charCodeAt(tag.length) === 58 && msg.charCodeAt(tag.length + 1) === 32 && msg.startsWith(tag);
+  return same ? msg : `${tag}: ${body}`;
+}

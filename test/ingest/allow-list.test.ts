@@ -38,5 +38,7 @@ for (const entry of ['192.0.2.0/33', '2001:db8::/129', 'example.com', '1.2.3.4/8
 
 test('normalizeAddress unwraps IPv4-mapped IPv6', (t) => {
   t.is(normalizeAddress('::ffff:127.0.0.1'), '127.0.0.1');
+  t.is(normalizeAddress('::ffff:a14:202'), '10.20.2.2', 'the canonical IPv6 spelling too');
+  t.is(normalizeAddress('::ffff:1:2:3'), '::ffff:1:2:3');
   t.is(normalizeAddress('::1'), '::1');
 });
